@@ -1,0 +1,36 @@
+"""Choice of the torch device."""
+
+import torch
+
+__all__ = ["available_devices", "resolve_device"]
+
+
+def available_devices() -> list[str]:
+    """Device names usable on this machine, best first ("cuda", "mps", "cpu")."""
+    names = []
+    if torch.cuda.is_available():
+        names.append("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        names.append("mps")
+    names.append("cpu")
+    return names
+
+
+def resolve_device(device=None) -> torch.device:
+    """Return the torch device to run on.
+
+    ``None`` or ``"auto"`` picks CUDA, then Apple MPS, then the CPU. A device
+    that was asked for by name but is absent raises ``ValueError``.
+    """
+    if device is None or device == "auto":
+        return torch.device(available_devices()[0])
+    device = torch.device(device)
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"device={str(device)!r} is not supported; use 'cpu', 'cuda' or 'mps'")
+    if device.type not in available_devices():
+        raise ValueError(
+            f"device={str(device)!r} was requested but is not available on this machine "
+            f"(available: {', '.join(available_devices())}); use device=None to pick one"
+        )
+    return device
