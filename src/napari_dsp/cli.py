@@ -1,0 +1,386 @@
+"""The ``napari-dsp`` command line (also ``python -m napari_dsp``).
+
+Each sub-command is a pair of functions: ``_add_<name>(subparsers)`` declares
+its arguments and sets ``run`` to ``_run_<name>(args)``, which returns the
+exit status. Registering a new sub-command is one more entry in `_COMMANDS`.
+Heavy modules (torch, the algorithms) are imported inside the ``_run_``
+functions so that ``--help`` is instant; nothing here imports napari or Qt.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .progress import Cancelled
+from .samples import SAMPLES, load_sample
+
+__all__ = ["main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line on stderr."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+class InputError(Exception):
+    """An input file that is missing or cannot be read as an image."""
+
+
+def read_image(path):
+    """Read a PNG, JPEG or TIFF file as a 2-D grayscale or RGB image.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The file.
+
+    Returns
+    -------
+    image : (M, N) or (M, N, 3) ndarray
+        The image, with any alpha channel dropped.
+    channel_axis : int or None
+        -1 for an RGB image, None for grayscale.
+
+    Raises
+    ------
+    InputError
+        If the file does not exist, cannot be decoded, or is neither a
+        2-D grayscale nor an (M, N, 3|4) colour image.
+    """
+    import imageio.v3 as iio
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    try:
+        image = iio.imread(path)
+    except OSError as error:
+        # imageio's messages span several lines and list plugins; one line is enough here.
+        raise InputError(f"{path}: cannot read it as an image (PNG, JPEG or TIFF)") from None
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[-1] in (1, 2):  # grayscale, with alpha if 2
+        return image[..., 0], None
+    if image.ndim == 3 and image.shape[-1] in (3, 4):
+        return image[..., :3], -1
+    if image.ndim == 2:
+        return image, None
+    raise InputError(
+        f"{path}: expected a 2-D grayscale or an RGB(A) image, got an array of shape {image.shape}"
+    )
+
+
+def _add_segment(subparsers):
+    parser = subparsers.add_parser(
+        "segment",
+        help="compute the prior of an image and segment it",
+        description=(
+            "Fit the Deep Segmentation Prior to one image and cluster it with window KMeans. "
+            "Writes the prior and the labels (TIFF and PNG), an overlay PNG and the parameters "
+            "(JSON) to --out."
+        ),
+    )
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("input", nargs="?", help="PNG, JPEG or TIFF image (2-D grayscale or RGB)")
+    source.add_argument("--sample", choices=sorted(SAMPLES), help="use a bundled sample photograph instead")
+    parser.add_argument(
+        "--method", choices=("kmeans", "foreground"), default="kmeans",
+        help="kmeans: K classes labelled 1..K; foreground: 0 background, 1 foreground (default: kmeans)",
+    )
+    parser.add_argument("--k", type=int, default=2, dest="n_clusters", help="number of classes for kmeans (default: 2)")
+    parser.add_argument("--window", type=int, default=7, help="odd KMeans window side in pixels (default: 7)")
+    parser.add_argument("--iterations", type=int, help="prior training iterations per network (default: 50)")
+    parser.add_argument("--restarts", type=int, help="networks whose median is the prior (default: 11)")
+    parser.add_argument("--seed", type=int, help="random seed, for a reproducible result")
+    parser.add_argument(
+        "--device", choices=("auto", "cpu", "cuda", "mps"), default="auto",
+        help="torch device for the prior (default: auto, the best available)",
+    )
+    parser.add_argument("--out", type=Path, default=Path("dsp-output"), help="output folder (default: dsp-output)")
+    parser.set_defaults(run=_run_segment)
+
+
+def _run_segment(args):
+    if args.sample is not None:
+        image, channel_axis, name = load_sample(args.sample), -1, args.sample
+    else:
+        image, channel_axis = read_image(args.input)
+        name = Path(args.input).stem
+
+    from tqdm import tqdm
+
+    from .pipeline import segment
+
+    bars = []
+
+    def show(progress):
+        # Created on the first step, so that an option rejected up front prints only its error line.
+        if not bars:
+            bars.append(tqdm(total=progress.total, desc=progress.stage, unit="it", file=sys.stderr, dynamic_ncols=True))
+        bars[0].set_postfix(loss=f"{progress.loss:.4f}", refresh=False)
+        bars[0].update(progress.step - bars[0].n)
+        if progress.step == progress.total:
+            bars[0].close()
+
+    try:
+        result = segment(
+            image, method=args.method, n_clusters=args.n_clusters, window=args.window,
+            iterations=args.iterations, restarts=args.restarts, channel_axis=channel_axis,
+            device=None if args.device == "auto" else args.device, seed=args.seed, callback=show,
+        )
+    finally:
+        for bar in bars:
+            bar.close()
+
+    source = f"sample:{args.sample}" if args.sample is not None else str(args.input)
+    parameters = {"input": source, **result.parameters}
+    written = _write_outputs(args.out, name, image, channel_axis, result, parameters)
+    print(f"wrote {len(written)} files to {args.out}/:")
+    for path in written:
+        print(f"  {path.name}")
+    return 0
+
+
+def _write_outputs(folder, name, image, channel_axis, result, parameters):
+    """Write prior, labels, overlay and parameters; return the paths written."""
+    import imageio.v3 as iio
+    import tifffile
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {key: folder / f"{name}_{key}" for key in (
+        "prior.tif", "prior.png", "labels.tif", "labels.png", "overlay.png", "parameters.json")}
+    tifffile.imwrite(paths["prior.tif"], result.prior)
+    iio.imwrite(paths["prior.png"], _displayable(result.prior, image.dtype))
+    tifffile.imwrite(paths["labels.tif"], result.labels)
+    label_dtype = np.uint8 if result.labels.max() < 256 else np.uint16
+    iio.imwrite(paths["labels.png"], result.labels.astype(label_dtype))
+    iio.imwrite(paths["overlay.png"], _overlay(image, channel_axis, result.labels))
+    paths["parameters.json"].write_text(json.dumps(parameters, indent=2) + "\n")
+    return list(paths.values())
+
+
+def _displayable(array, dtype):
+    """An 8- or 16-bit version of `array` for PNG, in the input's intensity scale where it has one."""
+    if dtype in (np.uint8, np.uint16):
+        info = np.iinfo(dtype)
+        return np.clip(np.rint(array), info.min, info.max).astype(dtype)
+    lo, hi = float(array.min()), float(array.max())
+    return np.rint((array - lo) / (hi - lo if hi > lo else 1.0) * 255).astype(np.uint8)
+
+
+def _overlay(image, channel_axis, labels):
+    """The image with labels as translucent colours and their boundaries in yellow, as uint8 RGB."""
+    from skimage.color import label2rgb
+    from skimage.segmentation import mark_boundaries
+
+    from ._image import prepare_image
+
+    rgb = np.moveaxis(prepare_image(image, channel_axis, min_size=1).data, 0, -1)
+    if rgb.shape[-1] == 1:
+        rgb = np.repeat(rgb, 3, axis=-1)
+    coloured = label2rgb(labels, image=rgb, alpha=0.35, bg_label=0, image_alpha=1.0, kind="overlay")
+    outlined = mark_boundaries(coloured, labels, color=(1.0, 1.0, 0.0))
+    return np.rint(np.clip(outlined, 0, 1) * 255).astype(np.uint8)
+
+
+def _add_benchmark(subparsers):
+    from .evaluation import FAMILIES
+
+    parser = subparsers.add_parser(
+        "benchmark",
+        help="score the methods on BSDS500 or ECSSD",
+        description=(
+            "Run every method on the same dataset images and score them against the ground truth. "
+            "Results go to OUT/<dataset>.jsonl, one line per image and method, as soon as each is done: "
+            "re-running skips what is finished. Each image's prior is cached in OUT/priors/. "
+            "Prints a Markdown table and writes it to OUT/<dataset>.md."
+        ),
+    )
+    parser.add_argument("--dataset", choices=("bsds500", "ecssd"), required=True)
+    parser.add_argument("--root", type=Path, required=True, help="dataset folder (holding images/)")
+    parser.add_argument("--split", default="val", help="BSDS500 split in the original archive layout (default: val)")
+    parser.add_argument("--limit", type=int, help="only the first N images (sorted by name)")
+    parser.add_argument("--methods", nargs="+", choices=FAMILIES, metavar="METHOD",
+                        help=f"method families (default: all that apply): {', '.join(FAMILIES)}")
+    parser.add_argument("--k", nargs="+", type=int, default=[2, 3, 4, 5, 6], dest="clusters",
+                        help="KMeans classes on BSDS500, one row each (default: 2 3 4 5 6)")
+    parser.add_argument("--window", type=int, default=7, help="KMeans window side (default: 7)")
+    parser.add_argument("--prior-iterations", type=int,
+                        help="prior iterations per network (default: 50 for ecssd, 100 for bsds500)")
+    parser.add_argument("--prior-restarts", type=int, help="prior networks (default: 11 for ecssd, 10 for bsds500)")
+    parser.add_argument("--prior-lr", type=float, help="prior learning rate (default: 0.01)")
+    parser.add_argument("--backprop-scale", type=float, help="backprop fits at this fraction of the size (default: 1)")
+    parser.add_argument("--backprop-iterations", type=int, help="backprop main-loop iterations at most (default: 1000)")
+    parser.add_argument("--backprop-warmup", type=int, help="warm-up iterations of backprop-prior-wc (default: 100)")
+    parser.add_argument("--n-segments", type=int, help="SLIC superpixels of backprop (default: 1000)")
+    parser.add_argument("--compactness", type=float, help="SLIC compactness of backprop (default: 10)")
+    parser.add_argument("--min-labels", type=int, help="backprop label count that ends training (default: 3)")
+    parser.add_argument("--precision", choices=("float32", "bfloat16"), help="backprop precision (default: float32)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of every method (default: 0)")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto",
+                        help="torch device of the prior and backprop (default: auto)")
+    parser.add_argument("--out", type=Path, default=Path("dsp-benchmark"),
+                        help="results folder (default: dsp-benchmark)")
+    parser.set_defaults(run=_run_benchmark)
+
+
+def _run_benchmark(args):
+    from .datasets import load_dataset
+    from .evaluation import markdown_table, plan_jobs, run_benchmark, summarize
+
+    dataset = load_dataset(args.dataset, args.root, split=args.split, limit=args.limit)
+    jobs = plan_jobs(
+        dataset.task, methods=args.methods, clusters=args.clusters, window=args.window, seed=args.seed,
+        prior={"iterations": args.prior_iterations, "restarts": args.prior_restarts,
+               "learning_rate": args.prior_lr},
+        backprop={"scale": args.backprop_scale, "max_iterations": args.backprop_iterations,
+                  "warmup": args.backprop_warmup, "n_segments": args.n_segments,
+                  "compactness": args.compactness, "min_labels": args.min_labels, "precision": args.precision},
+    )
+    records = run_benchmark(dataset, args.out, jobs, device=None if args.device == "auto" else args.device,
+                            progress=True)
+    table = markdown_table(summarize(records))
+    (args.out / f"{dataset.name}.md").write_text(table)
+    print(table, end="")
+    return 0
+
+
+def _add_figure_command(subparsers, name, help, description, run):
+    """A sub-command that draws a figure of one image and its prior."""
+    parser = subparsers.add_parser(name, help=help, description=description)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("input", nargs="?", help="PNG, JPEG or TIFF image (2-D grayscale or RGB)")
+    source.add_argument("--sample", choices=sorted(SAMPLES), help="use a bundled sample photograph instead")
+    parser.add_argument("--prior", type=Path,
+                        help="the image's prior as a TIFF (e.g. from `napari-dsp segment`); computed if absent")
+    parser.add_argument("--iterations", type=int, default=50, help="prior iterations per network (default: 50)")
+    parser.add_argument("--restarts", type=int, default=11, help="prior networks (default: 11)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto",
+                        help="torch device for the prior (default: auto)")
+    parser.add_argument("--out", type=Path, default=Path(f"dsp-{name}.png"), help=f"figure file (default: dsp-{name}.png)")
+    parser.set_defaults(run=run)
+    return parser
+
+
+def _image_and_prior(args):
+    """The image of a figure command, its channel axis, and its prior (read or computed)."""
+    if args.sample is not None:
+        image, channel_axis = load_sample(args.sample), -1
+    else:
+        image, channel_axis = read_image(args.input)
+    if args.prior is not None:
+        prior, _ = read_image(args.prior)
+        if prior.shape != image.shape:
+            raise InputError(f"{args.prior}: prior of shape {prior.shape} does not match the image's {image.shape}")
+        return image, channel_axis, prior
+    from tqdm import tqdm
+
+    from .prior import deep_segmentation_prior
+
+    with tqdm(total=args.iterations * args.restarts, desc="prior", unit="it", file=sys.stderr) as bar:
+        prior = deep_segmentation_prior(
+            image, iterations=args.iterations, restarts=args.restarts, channel_axis=channel_axis,
+            device=None if args.device == "auto" else args.device, seed=args.seed,
+            callback=lambda progress: bar.update(progress.step - bar.n),
+        )
+    return image, channel_axis, prior
+
+
+def _save_figure(figure, path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=150)
+    print(f"wrote {path}")
+    return 0
+
+
+def _add_spectrum(subparsers):
+    parser = _add_figure_command(
+        subparsers, "spectrum", "power spectra of image, prior and low-pass (paper fig. 3)",
+        "Plot the azimuthally averaged power spectrum of the image, its prior and a low-pass-filtered image.",
+        _run_spectrum,
+    )
+    parser.add_argument("--keep", type=float, default=0.1,
+                        help="fraction of FFT coefficients per axis the low-pass keeps (default: 0.1)")
+
+
+def _run_spectrum(args):
+    from .figures import spectrum_figure
+
+    image, channel_axis, prior = _image_and_prior(args)
+    return _save_figure(spectrum_figure(image, prior, keep=args.keep, channel_axis=channel_axis), args.out)
+
+
+def _add_windows(subparsers):
+    parser = _add_figure_command(
+        subparsers, "windows", "KMeans window-size robustness, image vs prior (paper fig. 6)",
+        "Cluster the image and its prior with KMeans at several window sizes.", _run_windows,
+    )
+    parser.add_argument("--windows", nargs="+", type=int, default=[1, 3, 5, 7], help="window sides (default: 1 3 5 7)")
+    parser.add_argument("--k", type=int, default=2, dest="n_clusters", help="KMeans classes (default: 2)")
+
+
+def _run_windows(args):
+    from .figures import window_figure
+
+    image, channel_axis, prior = _image_and_prior(args)
+    figure = window_figure(image, prior, windows=args.windows, n_clusters=args.n_clusters,
+                           channel_axis=channel_axis, seed=args.seed)
+    return _save_figure(figure, args.out)
+
+
+def _add_slic(subparsers):
+    parser = _add_figure_command(
+        subparsers, "slic", "SLIC superpixels on the image vs on the prior (paper fig. 9)",
+        "Draw SLIC superpixel boundaries computed on the image and on its prior.", _run_slic,
+    )
+    parser.add_argument("--n-segments", type=int, default=1000, help="SLIC superpixels (default: 1000)")
+    parser.add_argument("--compactness", type=float, default=10.0, help="SLIC compactness (default: 10)")
+
+
+def _run_slic(args):
+    from .figures import slic_figure
+
+    image, channel_axis, prior = _image_and_prior(args)
+    figure = slic_figure(image, prior, n_segments=args.n_segments, compactness=args.compactness,
+                         channel_axis=channel_axis)
+    return _save_figure(figure, args.out)
+
+
+_COMMANDS = (_add_segment, _add_benchmark, _add_spectrum, _add_windows, _add_slic)
+
+
+def build_parser():
+    """Return the ``napari-dsp`` argument parser with every sub-command."""
+    parser = _Parser(prog="napari-dsp", description="Unsupervised segmentation with the Deep Segmentation Prior.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(metavar="COMMAND", required=True, parser_class=_Parser)
+    for add in _COMMANDS:
+        add(subparsers)
+    return parser
+
+
+def main(argv=None):
+    """Run the command line with `argv` (default ``sys.argv[1:]``) and return the exit status.
+
+    Errors in the input or the parameters are reported as one line on
+    stderr, without a traceback: exit status 1 for unreadable input or
+    output, 2 for a bad parameter, 130 when interrupted.
+    """
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (InputError, OSError) as error:
+        print(f"napari-dsp: error: {error}", file=sys.stderr)
+        return 1
+    except ValueError as error:
+        print(f"napari-dsp: error: {error}", file=sys.stderr)
+        return 2
+    except (KeyboardInterrupt, Cancelled):
+        print("napari-dsp: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,194 @@
+"""Readers for the two evaluation datasets' folder layouts (no data is shipped).
+
+* BSDS500 [1]_: ``images/*.jpg`` and ``groundTruth/*.mat`` (a MATLAB cell
+  array ``groundTruth`` with one struct per annotator whose ``Segmentation``
+  field holds labels from 1). The original archive's layout
+  ``BSR/BSDS500/data/{images,groundTruth}/<split>/`` is found as well.
+* ECSSD [2]_: ``images/*.jpg`` and ``masks/*.png`` (0 = background, 255 =
+  object); the original archive's ``ground_truth_mask/`` folder works too.
+
+Both datasets carry non-commercial research terms: download them yourself
+and pass their folder.
+
+References
+----------
+.. [1] P. Arbelaez, M. Maire, C. Fowlkes and J. Malik, "Contour Detection and
+       Hierarchical Image Segmentation", IEEE TPAMI 33(5), 2011.
+.. [2] Q. Yan, L. Xu, J. Shi and J. Jia, "Hierarchical Saliency Detection",
+       CVPR 2013.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["DATASETS", "Dataset", "Sample", "load_dataset"]
+
+DATASETS = ("bsds500", "ecssd")
+
+_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One image of a dataset with its ground truth.
+
+    Attributes
+    ----------
+    name : str
+        The image's file stem, unique within its dataset.
+    image : (M, N, 3) uint8 ndarray
+        The image, RGB.
+    truths : tuple of (M, N) ndarray
+        BSDS500: one int32 label map per annotator (labels from 1).
+        ECSSD: a single boolean foreground mask.
+    """
+
+    name: str
+    image: np.ndarray
+    truths: tuple
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """An evaluation dataset on disk, read one sample at a time.
+
+    Attributes
+    ----------
+    name : {"bsds500", "ecssd"}
+        Which dataset, hence which ground-truth format and task.
+    images : tuple of pathlib.Path
+        Image files, sorted by name.
+    truth_dir : pathlib.Path
+        Folder of the ground-truth files (same stems as the images).
+    """
+
+    name: str
+    images: tuple
+    truth_dir: Path
+
+    @property
+    def task(self) -> str:
+        """``"foreground"`` (one binary mask per image) or ``"multiclass"`` (several annotators)."""
+        return "foreground" if self.name == "ecssd" else "multiclass"
+
+    @property
+    def names(self) -> list:
+        """Image names (file stems), in order."""
+        return [path.stem for path in self.images]
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> Sample:
+        import imageio.v3 as iio
+
+        path = self.images[index]
+        image = np.asarray(iio.imread(path))
+        if image.ndim == 2:
+            image = np.repeat(image[..., np.newaxis], 3, axis=-1)
+        image = image[..., :3]
+        if self.name == "ecssd":
+            truths = (_read_mask(self.truth_dir / f"{path.stem}.png"),)
+        else:
+            truths = _read_bsds_truth(self.truth_dir / f"{path.stem}.mat")
+        for truth in truths:
+            if truth.shape != image.shape[:2]:
+                raise ValueError(
+                    f"ground truth of {path.name} has shape {truth.shape} but the image is "
+                    f"{image.shape[:2]}; the dataset folder looks damaged"
+                )
+        return Sample(path.stem, image, truths)
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+
+def _read_mask(path: Path) -> np.ndarray:
+    import imageio.v3 as iio
+
+    mask = np.asarray(iio.imread(path))
+    if mask.ndim == 3:
+        mask = mask[..., 0]
+    return mask > mask.max() / 2 if mask.max() > 0 else np.zeros(mask.shape, bool)
+
+
+def _read_bsds_truth(path: Path) -> tuple:
+    from scipy.io import loadmat
+
+    cell = loadmat(path)["groundTruth"].ravel()
+    return tuple(np.asarray(entry["Segmentation"][0, 0], dtype=np.int32) for entry in cell)
+
+
+def _first_existing(candidates):
+    return next((path for path in candidates if path.is_dir()), None)
+
+
+def load_dataset(name: str, root, *, split: str = "val", limit=None) -> Dataset:
+    """Find a dataset's images and ground truth under `root`.
+
+    Parameters
+    ----------
+    name : {"bsds500", "ecssd"}
+        Which dataset.
+    root : str or path-like
+        Its folder: the one holding ``images/`` (or, for BSDS500, the
+        extracted archive, which holds ``BSR/BSDS500/data``).
+    split : str, optional
+        BSDS500 split ("train", "val" or "test") used when the images are
+        stored per split as in the original archive.
+    limit : int, optional
+        Keep only the first `limit` images (sorted by name).
+
+    Returns
+    -------
+    Dataset
+
+    Raises
+    ------
+    ValueError
+        If `name` is unknown, the folders are missing or an image has no
+        ground-truth file.
+
+    Examples
+    --------
+    >>> data = load_dataset("ecssd", "path/to/ecssd")  # doctest: +SKIP
+    >>> sample = data[0]
+    >>> sample.image.shape, sample.truths[0].dtype  # doctest: +SKIP
+    ((400, 267, 3), dtype('bool'))
+    """
+    if name not in DATASETS:
+        raise ValueError(f"dataset={name!r} is not known; use one of {', '.join(DATASETS)}")
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit={limit} must be a positive number of images, or None for all")
+    root = Path(root)
+    if not root.is_dir():
+        raise ValueError(f"dataset folder {str(root)!r} does not exist; pass the folder that holds images/")
+    bases = [root, root / "data", root / "BSR" / "BSDS500" / "data"]
+    if name == "ecssd":
+        image_dir = _first_existing([root / "images"])
+        truth_dir = _first_existing([root / "masks", root / "ground_truth_mask"])
+        truth_suffix = ".png"
+    else:
+        image_dir = _first_existing(
+            [base / "images" / split for base in bases] + [base / "images" for base in bases]
+        )
+        truth_dir = _first_existing(
+            [base / "groundTruth" / split for base in bases] + [base / "groundTruth" for base in bases]
+        )
+        truth_suffix = ".mat"
+    if image_dir is None or truth_dir is None:
+        expected = "images/ and masks/" if name == "ecssd" else "images/ and groundTruth/"
+        raise ValueError(f"no {name} layout under {str(root)!r}: expected the folders {expected}")
+    images = sorted(p for p in image_dir.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES)
+    if not images:
+        raise ValueError(f"no .jpg or .png images in {str(image_dir)!r}")
+    missing = [p.name for p in images if not (truth_dir / f"{p.stem}{truth_suffix}").is_file()]
+    if missing:
+        raise ValueError(
+            f"{len(missing)} image(s) have no ground truth in {str(truth_dir)!r}, e.g. {missing[0]}"
+        )
+    if limit is not None:
+        images = images[:limit]
+    return Dataset(name, tuple(images), truth_dir)

@@ -1,0 +1,456 @@
+"""The benchmark: every method on the same dataset images, scored, timed and resumable.
+
+One record per (image, method) is appended to a JSON Lines file as soon as
+it is done, so an interrupted run continues where it stopped; a record whose
+settings differ from the current run's is not reused. Each image's prior is
+computed once, cached as ``.npz`` under the output folder and shared by all
+prior-based methods; its time is added to each of their times and also
+reported on its own.
+
+Methods (``--methods`` families):
+
+========================  ==============================================================
+``blank``                 one label for the whole image (the floor every table needs)
+``kmeans-raw``            window KMeans on the image itself
+``kmeans-lowpass``        window KMeans on a low-pass-filtered image (`spectrum.low_pass`)
+``kmeans-prior``          window KMeans on the Deep Segmentation Prior
+``backprop-raw``          Kanezaki 2018: SLIC on the image, constant learning rate
+``backprop-prior``        the same with SLIC on the prior (DSP paper, section 5)
+``backprop-prior-wc``     the prior plus warm-up and cosine restarts (paper 5.2)
+========================  ==============================================================
+
+On ECSSD (foreground task) the KMeans methods are `foreground_background`;
+on BSDS500 (multi-class) each KMeans family runs for every k in `clusters`
+(rows ``kmeans-prior-k3`` etc.) and the backprop methods are available.
+"""
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import metrics
+from .datasets import Dataset
+
+__all__ = [
+    "FAMILIES",
+    "PRIOR_DEFAULTS",
+    "BenchmarkJob",
+    "markdown_table",
+    "plan_jobs",
+    "read_records",
+    "run_benchmark",
+    "summarize",
+]
+
+FAMILIES = (
+    "blank", "kmeans-raw", "kmeans-lowpass", "kmeans-prior", "backprop-raw", "backprop-prior", "backprop-prior-wc",
+)
+_FOREGROUND_FAMILIES = FAMILIES[:4]
+
+PRIOR_DEFAULTS = {"foreground": (50, 11), "multiclass": (100, 10)}
+"""(iterations, restarts) of the prior per task, from the paper's recipes (SPEC section 1)."""
+
+_BACKPROP_DEFAULTS = {
+    "scale": 1.0, "max_iterations": 1000, "warmup": 100, "n_segments": 1000, "compactness": 10.0,
+    "min_labels": 3, "precision": "float32",
+}
+_LOWPASS_KEEP = 0.1
+
+
+@dataclass(frozen=True)
+class BenchmarkJob:
+    """One method of the benchmark with every setting that determines its output.
+
+    Attributes
+    ----------
+    method : str
+        Row name, e.g. ``"kmeans-prior-k3"``.
+    family : str
+        One of `FAMILIES`.
+    settings : dict
+        JSON-serialisable settings; two runs share results only when these
+        are equal.
+    """
+
+    method: str
+    family: str
+    settings: dict
+
+    @property
+    def key(self) -> str:
+        """Short hash of the method and its settings, the resume key."""
+        text = json.dumps([self.method, self.settings], sort_keys=True)
+        return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+    @property
+    def needs_prior(self) -> bool:
+        """Whether the job runs on (or is guided by) the Deep Segmentation Prior."""
+        return "prior" in self.settings
+
+
+def plan_jobs(
+    task, *, methods=None, clusters=(2, 3, 4, 5, 6), window=7, prior=None, backprop=None, seed=0,
+):
+    """List the jobs of a benchmark run.
+
+    Parameters
+    ----------
+    task : {"foreground", "multiclass"}
+        The dataset's task (`Dataset.task`).
+    methods : sequence of str, optional
+        Families from `FAMILIES` (default: all that apply to the task).
+    clusters : sequence of int, optional
+        k of the KMeans rows on a multi-class dataset.
+    window : int, optional
+        KMeans window side.
+    prior : dict, optional
+        ``iterations``, ``restarts``, ``learning_rate`` of the prior;
+        missing entries take the task's defaults (`PRIOR_DEFAULTS`, lr 0.01).
+    backprop : dict, optional
+        Options of `backprop_segmentation` shared by the backprop rows
+        (``scale``, ``max_iterations``, ``warmup``, ``n_segments``,
+        ``compactness``, ``min_labels``, ``precision``); missing entries
+        take the paper's values.
+    seed : int, optional
+        Seed of every method.
+
+    Returns
+    -------
+    list of BenchmarkJob
+
+    Raises
+    ------
+    ValueError
+        For an unknown family or option, or a backprop family on the
+        foreground task.
+
+    Examples
+    --------
+    >>> [job.method for job in plan_jobs("multiclass", methods=["kmeans-prior"], clusters=[2, 3])]
+    ['kmeans-prior-k2', 'kmeans-prior-k3']
+    """
+    allowed = _FOREGROUND_FAMILIES if task == "foreground" else FAMILIES
+    methods = list(allowed if methods is None else methods)
+    unknown = [m for m in methods if m not in FAMILIES]
+    if unknown:
+        raise ValueError(f"unknown method {unknown[0]!r}; choose from {', '.join(FAMILIES)}")
+    misplaced = [m for m in methods if m not in allowed]
+    if misplaced:
+        raise ValueError(
+            f"method {misplaced[0]!r} gives a multi-class segmentation, which the {task} task cannot score; "
+            f"choose from {', '.join(allowed)}"
+        )
+    clusters = [int(k) for k in clusters]
+    if task == "multiclass" and (not clusters or min(clusters) < 1):
+        raise ValueError(f"clusters={clusters} must be one or more positive numbers of classes")
+    iterations, restarts = PRIOR_DEFAULTS[task]
+    prior_settings = {"iterations": iterations, "restarts": restarts, "learning_rate": 0.01, "seed": seed}
+    unknown = set(prior or {}) - set(prior_settings)
+    if unknown:
+        raise ValueError(f"unknown prior option(s) {sorted(unknown)}; use {sorted(prior_settings)}")
+    prior_settings.update({k: v for k, v in (prior or {}).items() if v is not None})
+    backprop_settings = dict(_BACKPROP_DEFAULTS)
+    unknown = set(backprop or {}) - set(backprop_settings)
+    if unknown:
+        raise ValueError(f"unknown backprop option(s) {sorted(unknown)}; use {sorted(backprop_settings)}")
+    backprop_settings.update({k: v for k, v in (backprop or {}).items() if v is not None})
+
+    jobs = []
+    for family in methods:
+        if family == "blank":
+            jobs.append(BenchmarkJob("blank", family, {}))
+        elif family.startswith("kmeans"):
+            settings = {"window": window, "seed": seed}
+            if family == "kmeans-prior":
+                settings["prior"] = prior_settings
+            if family == "kmeans-lowpass":
+                settings["keep"] = _LOWPASS_KEEP
+            if task == "foreground":
+                jobs.append(BenchmarkJob(family, family, settings))
+            else:
+                jobs.extend(BenchmarkJob(f"{family}-k{k}", family, {**settings, "k": k}) for k in clusters)
+        else:
+            settings = {**backprop_settings, "seed": seed}
+            if family == "backprop-prior-wc":
+                settings["cosine_restarts"] = True
+            else:
+                settings.update(warmup=0, cosine_restarts=False)
+            if family != "backprop-raw":
+                settings["prior"] = prior_settings
+            jobs.append(BenchmarkJob(family, family, settings))
+    return jobs
+
+
+def _segment(job, image, prior, device):
+    """Run one job on an RGB image (channel axis -1); `prior` is None unless the job needs it."""
+    settings = job.settings
+    if job.family == "blank":
+        return np.ones(image.shape[:2], np.int32)
+    if job.family.startswith("kmeans"):
+        from .kmeans import foreground_background, kmeans_segmentation
+        from .spectrum import low_pass
+
+        source = {"kmeans-raw": image, "kmeans-prior": prior}.get(job.family)
+        if source is None:
+            source = low_pass(image, keep=settings["keep"], channel_axis=-1)
+        if "k" not in settings:
+            return foreground_background(source, window=settings["window"], channel_axis=-1, seed=settings["seed"])
+        return kmeans_segmentation(
+            source, settings["k"], window=settings["window"], channel_axis=-1, seed=settings["seed"]
+        )
+    from .backprop import backprop_segmentation
+
+    options = {k: settings[k] for k in _BACKPROP_DEFAULTS}
+    return backprop_segmentation(
+        image, guide=prior, cosine_restarts=settings["cosine_restarts"], channel_axis=-1,
+        device=device, seed=settings["seed"], **options,
+    )
+
+
+def _score(labels, truths, task):
+    if task == "foreground":
+        return {
+            "iou": metrics.foreground_iou(labels, truths[0]),
+            "best_iou": metrics.best_assignment_iou(labels, truths[0]),
+        }
+    dfc = metrics.dfc_score(labels, truths)
+    return {
+        "dfc_all_sum": float(dfc.all.sum()), "dfc_all_n": int(dfc.all.size),
+        "dfc_fine_sum": float(dfc.fine.sum()), "dfc_fine_n": int(dfc.fine.size),
+        "dfc_coarse_sum": float(dfc.coarse.sum()), "dfc_coarse_n": int(dfc.coarse.size),
+        "covering": metrics.segmentation_covering(labels, truths),
+        "pri": metrics.probabilistic_rand_index(labels, truths),
+        "vi": metrics.variation_of_information(labels, truths),
+        "labels": int(np.unique(labels).size),
+    }
+
+
+def _prior_key(settings):
+    return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _cached_prior(cache_dir, sample, settings, device):
+    """The prior of `sample` under `settings`, from the cache or computed now; and its seconds."""
+    path = cache_dir / f"{sample.name}.npz"
+    if path.is_file():
+        with np.load(path) as stored:
+            return stored["prior"], float(stored["seconds"])
+    from .prior import deep_segmentation_prior
+
+    start = time.perf_counter()
+    prior = deep_segmentation_prior(
+        sample.image, iterations=settings["iterations"], restarts=settings["restarts"],
+        learning_rate=settings["learning_rate"], channel_axis=-1, device=device, seed=settings["seed"],
+    )
+    seconds = time.perf_counter() - start
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    # Written under a temporary name and renamed, so an interrupted write never leaves a truncated cache.
+    partial = cache_dir / f"{sample.name}.partial.npz"
+    np.savez_compressed(partial, prior=prior, seconds=seconds)
+    partial.replace(path)
+    return prior, seconds
+
+
+def read_records(path):
+    """Read the records of a benchmark JSON Lines file (missing file: none).
+
+    A last line cut short by an interrupted run is ignored.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The ``.jsonl`` file.
+
+    Returns
+    -------
+    list of dict
+    """
+    path = Path(path)
+    if not path.is_file():
+        return []
+    records = []
+    for line in path.read_text().splitlines():
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records
+
+
+def run_benchmark(dataset: Dataset, out_dir, jobs, *, device=None, progress=False):
+    """Run `jobs` on every image of `dataset`, appending results to ``<out_dir>/<dataset>.jsonl``.
+
+    Records already in the file for the same image, method and settings are
+    kept and not recomputed.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        From `napari_dsp.datasets.load_dataset`.
+    out_dir : str or path-like
+        Folder of the results file and of the prior cache (``priors/``).
+    jobs : sequence of BenchmarkJob
+        From `plan_jobs` for ``dataset.task``.
+    device : str, optional
+        Torch device of the prior and backprop; None picks the best.
+    progress : bool, optional
+        Show a progress bar on stderr.
+
+    Returns
+    -------
+    list of dict
+        The records of these images and jobs (new and reused), the input of
+        `summarize`.
+
+    Raises
+    ------
+    napari_dsp.progress.Cancelled, KeyboardInterrupt
+        Passed on; everything finished before is already on disk.
+    """
+    from tqdm import tqdm
+
+    from ._device import resolve_device
+
+    device = str(resolve_device(device))
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results = out_dir / f"{dataset.name}.jsonl"
+    wanted = {job.key: job for job in jobs}
+    names = set(dataset.names)
+    kept = [r for r in read_records(results) if r.get("key") in wanted and r.get("image") in names]
+    done = {(r["image"], r["key"]) for r in kept}
+    records = list(kept)
+    bar = tqdm(total=len(dataset), desc=dataset.name, unit="image", disable=not progress, dynamic_ncols=True)
+    with bar, results.open("a") as sink:
+        for index, name in enumerate(dataset.names):
+            pending = [job for job in jobs if (name, job.key) not in done]
+            if pending:
+                sample = dataset[index]
+                for job in pending:
+                    bar.set_postfix_str(job.method)
+                    prior, prior_seconds = None, None
+                    if job.needs_prior:
+                        prior_settings = job.settings["prior"]
+                        cache = out_dir / "priors" / f"{dataset.name}-{_prior_key(prior_settings)}"
+                        prior, prior_seconds = _cached_prior(cache, sample, prior_settings, device)
+                    start = time.perf_counter()
+                    labels = _segment(job, sample.image, prior, device)
+                    seconds = time.perf_counter() - start
+                    record = {
+                        "dataset": dataset.name, "image": name, "method": job.method, "key": job.key,
+                        "settings": job.settings, "device": device, "seconds": seconds,
+                        "prior_seconds": prior_seconds, "metrics": _score(labels, sample.truths, dataset.task),
+                    }
+                    sink.write(json.dumps(record) + "\n")
+                    sink.flush()
+                    records.append(record)
+            bar.update()
+    return records
+
+
+def summarize(records):
+    """Average records per method and settings, in first-seen order.
+
+    Foreground rows average the IoUs over images; multi-class rows average
+    the DFC IoUs over all ground-truth segments of all images (the
+    protocol's definition) and the other metrics over images. Seconds per
+    image include the prior's for prior-based methods.
+
+    Parameters
+    ----------
+    records : sequence of dict
+        From `run_benchmark` or `read_records`.
+
+    Returns
+    -------
+    list of dict
+        One row per (method, settings) with ``method``, ``images``,
+        ``device``, ``settings``, ``seconds``, ``prior_seconds`` and the
+        metric means.
+    """
+    groups = {}
+    for record in records:
+        groups.setdefault((record["method"], record["key"]), []).append(record)
+    rows = []
+    for (method, _), group in groups.items():
+        values = {}
+        for name in group[0]["metrics"]:
+            values[name] = np.array([r["metrics"][name] for r in group], dtype=float)
+        prior_seconds = [r["prior_seconds"] for r in group if r["prior_seconds"] is not None]
+        row = {
+            "method": method,
+            "images": len(group),
+            "device": ", ".join(sorted({r["device"] for r in group})),
+            "settings": group[0]["settings"],
+            "seconds": float(np.mean([r["seconds"] + (r["prior_seconds"] or 0.0) for r in group])),
+            "prior_seconds": float(np.mean(prior_seconds)) if prior_seconds else None,
+        }
+        if "iou" in values:
+            row.update(iou=values["iou"].mean(), best_iou=values["best_iou"].mean())
+        else:
+            for part in ("all", "fine", "coarse"):
+                row[f"miou_{part}"] = values[f"dfc_{part}_sum"].sum() / values[f"dfc_{part}_n"].sum()
+            for name in ("covering", "pri", "vi", "labels"):
+                row[name] = values[name].mean()
+        rows.append(row)
+    return rows
+
+
+def _describe(settings):
+    parts = []
+    if "window" in settings:
+        parts.append(f"w={settings['window']}")
+    if "keep" in settings:
+        parts.append(f"low-pass {settings['keep']:.0%}")
+    if "max_iterations" in settings:
+        parts.append(
+            f"SLIC {settings['n_segments']}/{settings['compactness']:g}, scale {settings['scale']:g}, "
+            f"<= {settings['max_iterations']} it"
+        )
+        if settings["cosine_restarts"]:
+            parts.append(f"warm-up {settings['warmup']} + cosine")
+    if "prior" in settings:
+        prior = settings["prior"]
+        parts.append(f"prior {prior['iterations']} it x {prior['restarts']}")
+    return "; ".join(parts) or "-"
+
+
+def markdown_table(rows):
+    """Format `summarize` rows as a Markdown table.
+
+    Parameters
+    ----------
+    rows : sequence of dict
+        From `summarize`, all of one task.
+
+    Returns
+    -------
+    str
+        The table, one line per method, ending in a newline.
+    """
+    if not rows:
+        return "(no results)\n"
+    foreground = "iou" in rows[0]
+    if foreground:
+        columns = ["method", "images", "IoU", "best-assignment IoU"]
+    else:
+        columns = ["method", "images", "mIoU All", "mIoU Fine", "mIoU Coarse", "covering", "PRI", "VI", "labels"]
+    columns += ["s/image", "of which prior", "device", "settings"]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join(" --- " for _ in columns) + "|"]
+    for row in rows:
+        if foreground:
+            cells = [f"{row['iou']:.3f}", f"{row['best_iou']:.3f}"]
+        else:
+            cells = [f"{row[k]:.3f}" for k in ("miou_all", "miou_fine", "miou_coarse", "covering", "pri", "vi")]
+            cells.append(f"{row['labels']:.1f}")
+        prior = "-" if row["prior_seconds"] is None else f"{row['prior_seconds']:.1f}"
+        cells = [row["method"], str(row["images"])] + cells
+        cells += [f"{row['seconds']:.1f}", prior, row["device"], _describe(row["settings"])]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

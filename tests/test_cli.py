@@ -1,0 +1,136 @@
+import json
+import subprocess
+import sys
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+import tifffile
+
+from napari_dsp.cli import main
+
+FAST = ["--iterations", "2", "--restarts", "1", "--seed", "0", "--device", "cpu"]
+OUTPUTS = ("prior.tif", "prior.png", "labels.tif", "labels.png", "overlay.png", "parameters.json")
+
+
+def _square(shape, dtype, low, high):
+    """A bright square on a dark frame, of the given (M, N[, C]) shape."""
+    image = np.full(shape, low, dtype=dtype)
+    image[shape[0] // 4: 3 * shape[0] // 4, shape[1] // 4: 3 * shape[1] // 4] = high
+    return image
+
+
+def test_bundled_sample(tmp_path, capsys):
+    out = tmp_path / "out"
+
+    assert main(["segment", "--sample", "coffee", *FAST, "--out", str(out)]) == 0
+
+    assert str(out) in capsys.readouterr().out
+    assert sorted(path.name for path in out.iterdir()) == sorted(f"coffee_{name}" for name in OUTPUTS)
+    labels = tifffile.imread(out / "coffee_labels.tif")
+    assert labels.shape == (400, 600) and labels.dtype == np.int32
+    assert set(np.unique(labels)) == {1, 2}
+    np.testing.assert_array_equal(iio.imread(out / "coffee_labels.png"), labels)
+    assert tifffile.imread(out / "coffee_prior.tif").shape == (400, 600, 3)
+    overlay = iio.imread(out / "coffee_overlay.png")
+    assert overlay.shape == (400, 600, 3) and overlay.dtype == np.uint8
+    parameters = json.loads((out / "coffee_parameters.json").read_text())
+    assert parameters["input"] == "sample:coffee"
+    assert (parameters["iterations"], parameters["restarts"], parameters["n_clusters"]) == (2, 1, 2)
+
+
+@pytest.mark.parametrize(
+    "name, image",
+    [
+        ("rgb.png", _square((32, 40, 3), np.uint8, 20, 230)),
+        ("rgba.png", _square((32, 40, 4), np.uint8, 20, 230)),
+        ("grey16.tif", _square((32, 40), np.uint16, 1000, 50000)),
+        ("float.tif", _square((32, 40), np.float32, -1.5, 2.5)),
+    ],
+)
+def test_image_files(tmp_path, name, image):
+    path = tmp_path / name
+    if name.endswith(".png"):
+        iio.imwrite(path, image)
+    else:
+        tifffile.imwrite(path, image)
+
+    code = main(["segment", str(path), "--method", "foreground", "--window", "3", *FAST, "--out", str(tmp_path)])
+
+    assert code == 0
+    stem = path.stem
+    mask = tifffile.imread(tmp_path / f"{stem}_labels.tif")
+    expected = _square((32, 40), np.int32, 0, 1)
+    assert np.mean(mask == expected) > 0.95
+    prior_shape = image.shape if image.ndim == 2 else image.shape[:2] + (3,)  # alpha is dropped
+    assert tifffile.imread(tmp_path / f"{stem}_prior.tif").shape == prior_shape
+
+
+def _run_failing(argv, capsys):
+    code = main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    return code, err[0]
+
+
+def test_missing_file(tmp_path, capsys):
+    code, err = _run_failing(["segment", str(tmp_path / "nothing.png")], capsys)
+    assert code == 1 and "nothing.png: no such file" in err
+
+
+def test_unreadable_file(tmp_path, capsys):
+    path = tmp_path / "text.png"
+    path.write_text("not an image")
+    code, err = _run_failing(["segment", str(path)], capsys)
+    assert code == 1 and "cannot read it as an image" in err
+
+
+def test_stack_is_rejected(tmp_path, capsys):
+    path = tmp_path / "stack.tif"
+    tifffile.imwrite(path, np.zeros((5, 20, 20), dtype=np.uint8))
+    code, err = _run_failing(["segment", str(path)], capsys)
+    assert code == 1 and "shape (5, 20, 20)" in err
+
+
+@pytest.mark.parametrize(
+    "option, message", [(["--window", "4"], "window=4"), (["--k", "0"], "n_clusters=0")]
+)
+def test_bad_parameter(tmp_path, capsys, option, message):
+    path = tmp_path / "grey.png"
+    iio.imwrite(path, _square((24, 24), np.uint8, 0, 255))
+    code, err = _run_failing(["segment", str(path), *option, "--out", str(tmp_path)], capsys)
+    assert code == 2 and message in err
+    assert not (tmp_path / "grey_labels.tif").exists()
+
+
+def test_input_and_sample_are_exclusive(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["segment", str(tmp_path / "a.png"), "--sample", "coffee"])
+    assert exit_info.value.code == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_console_entry_runs_without_napari_or_qt(tmp_path):
+    path = tmp_path / "grey.png"
+    iio.imwrite(path, _square((24, 24), np.uint8, 0, 255))
+    script = (
+        "import sys\n"
+        "from napari_dsp.cli import main\n"
+        f"code = main({['segment', str(path), '--window', '3', *FAST, '--out', str(tmp_path)]!r})\n"
+        "print(sorted(m for m in ('napari', 'qtpy', 'PyQt5', 'PyQt6', 'PySide2', 'PySide6', 'magicgui')"
+        " if m in sys.modules))\n"
+        "sys.exit(code)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert (tmp_path / "grey_labels.png").exists()
+
+
+def test_module_entry_reports_errors_without_traceback(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "napari_dsp", "segment", str(tmp_path / "missing.tif")],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [f"napari-dsp: error: {tmp_path / 'missing.tif'}: no such file"]

@@ -1,0 +1,73 @@
+import numpy as np
+import pytest
+
+from napari_dsp.pipeline import Segmentation, segment
+from napari_dsp.progress import Cancelled
+
+
+def test_kmeans_recovers_regions_and_reports_progress(noisy_regions, region_ious):
+    image, truth = noisy_regions
+    steps = []
+
+    result = segment(
+        image, n_clusters=3, iterations=50, restarts=3, channel_axis=-1, device="cpu", seed=0,
+        callback=lambda progress: steps.append((progress.step, progress.total, progress.stage)),
+    )
+
+    assert isinstance(result, Segmentation)
+    assert result.prior.shape == image.shape and result.prior.dtype == np.float32
+    assert result.labels.shape == truth.shape and result.labels.dtype == np.int32
+    assert set(np.unique(result.labels)) == {1, 2, 3}
+    assert region_ious(result.labels, truth).min() > 0.9
+    assert steps[-1] == (150, 150, "prior") and {stage for _, _, stage in steps} == {"prior"}
+    assert all(earlier[0] < later[0] for earlier, later in zip(steps, steps[1:]))
+    assert result.parameters == {
+        "method": "kmeans", "n_clusters": 3, "window": 7, "iterations": 50, "restarts": 3,
+        "channel_axis": 2, "device": "cpu", "seed": 0,
+    }
+
+
+def test_foreground_finds_the_square_in_a_grayscale_image():
+    rng = np.random.default_rng(0)
+    image = np.full((48, 48), 40, dtype=np.uint8)
+    image[14:34, 14:34] = 180
+    image = np.clip(image + rng.normal(0, 25, image.shape), 0, 255).astype(np.uint8)
+
+    result = segment(image, method="foreground", window=5, iterations=30, restarts=2, device="cpu", seed=0)
+
+    assert result.prior.shape == image.shape
+    assert set(np.unique(result.labels)) == {0, 1}
+    assert result.labels[24, 24] == 1 and not result.labels[0].any()
+    assert "n_clusters" not in result.parameters
+
+
+def _never_called(progress):
+    raise AssertionError("the prior started although the options were invalid")
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"method": "watershed"}, "method='watershed' is unknown"),
+        ({"window": 8}, "window=8"),
+        ({"window": 41}, "larger than"),
+        ({"n_clusters": 0}, "n_clusters=0"),
+        ({"channel_axis": None}, "expected a 2-D image"),
+    ],
+)
+def test_bad_options_fail_before_the_prior(options, message):
+    with pytest.raises(ValueError, match=message):
+        segment(np.zeros((40, 40, 3)), **{"channel_axis": -1, **options}, callback=_never_called)
+
+
+def test_callback_cancels():
+    seen = []
+
+    def stop_at_third(progress):
+        seen.append(progress.step)
+        return progress.step < 3
+
+    with pytest.raises(Cancelled):
+        segment(np.random.default_rng(0).random((32, 32)), iterations=20, restarts=2, device="cpu",
+                callback=stop_at_third)
+    assert seen[-1] >= 3 and all(step < 3 for step in seen[:-1])

@@ -1,0 +1,288 @@
+"""The dock widgets driven in a real napari viewer (Xvfb), by clicking their buttons."""
+
+import numpy as np
+import pytest
+
+napari = pytest.importorskip("napari")
+
+PLUGIN = "napari-dsp"
+WAIT_MS = 60_000
+
+
+@pytest.fixture
+def viewer(make_napari_viewer):
+    return make_napari_viewer()
+
+
+@pytest.fixture
+def notifications():
+    """Function returning the (severity, message) of napari notifications sent since the test began."""
+    from napari.utils.notifications import notification_manager
+
+    start = len(notification_manager.records)
+    return lambda: [(str(n.severity), n.message) for n in notification_manager.records[start:]]
+
+
+def open_widget(viewer, name):
+    _dock, widget = viewer.window.add_plugin_dock_widget(PLUGIN, name)
+    return widget
+
+
+def click_and_wait(qtbot, widget, button=None):
+    """Click `button` (default: Run) like a user would, then wait for the worker to finish."""
+    (button or widget.run_button).native.click()
+    qtbot.waitUntil(lambda: not widget.running, timeout=WAIT_MS)
+    assert widget.run_button.enabled and not widget.cancel_button.enabled
+
+
+def blobs(shape=(36, 40)):
+    """A float image with a bright square on a dark background, and its (M, N) truth mask."""
+    truth = np.zeros(shape, bool)
+    truth[8:24, 10:30] = True
+    rng = np.random.default_rng(0)
+    return (truth * 0.8 + 0.1 + rng.normal(0, 0.03, shape)).astype(np.float32), truth
+
+
+def three_regions(shape=(30, 45)):
+    image = np.zeros(shape, np.float32)
+    image[:, 15:30] = 0.5
+    image[:, 30:] = 1.0
+    return image
+
+
+# --- KMeans ---------------------------------------------------------------------------------------
+
+def test_kmeans_widget_labels_keep_scale_and_record_parameters(viewer, qtbot):
+    image, truth = blobs()
+    viewer.add_image(image, name="blob", scale=(2.0, 0.5), translate=(10, -3))
+    widget = open_widget(viewer, "KMeans segmentation")
+    assert widget.image.value is viewer.layers["blob"]
+    click_and_wait(qtbot, widget)
+    labels = viewer.layers["blob kmeans"]
+    assert isinstance(labels, napari.layers.Labels)
+    assert labels.data.shape == image.shape and labels.data.dtype == np.int32
+    np.testing.assert_array_equal(labels.scale, (2.0, 0.5))
+    np.testing.assert_array_equal(labels.translate, (10, -3))
+    assert set(np.unique(labels.data)) == {1, 2}
+    assert np.mean((labels.data == 2) == truth) > 0.95  # label 2 is the brighter class
+    metadata = labels.metadata["napari_dsp"]
+    assert metadata["source"] == "blob" and metadata["kind"] == "kmeans" and metadata["complete"]
+    assert metadata["parameters"]["n_clusters"] == 2 and metadata["parameters"]["window"] == 7
+    # an ordinary editable Labels layer
+    labels.paint((0, 0), 5)
+    assert labels.data[0, 0] == 5
+
+
+def test_kmeans_widget_resegments_on_parameter_change(viewer, qtbot):
+    viewer.add_image(three_regions(), name="steps")
+    widget = open_widget(viewer, "KMeans segmentation")
+    widget.window.value = 3
+    click_and_wait(qtbot, widget)
+    layer = viewer.layers["steps kmeans"]
+    assert len(np.unique(layer.data)) == 2
+    widget.n_clusters.value = 3  # auto-update: no click
+    qtbot.waitUntil(lambda: len(np.unique(layer.data)) == 3, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: not widget.running, timeout=WAIT_MS)
+    assert viewer.layers["steps kmeans"] is layer and len(viewer.layers) == 2
+    assert layer.metadata["napari_dsp"]["parameters"]["n_clusters"] == 3
+    np.testing.assert_array_equal(np.unique(layer.data[:, 16:29]), [2])
+
+    widget.auto_update.value = False
+    widget.n_clusters.value = 2
+    qtbot.wait(3 * widget.DEBOUNCE_MS)
+    qtbot.waitUntil(lambda: not widget.running, timeout=WAIT_MS)
+    assert len(np.unique(layer.data)) == 3
+
+
+def test_foreground_mode_gives_zero_one_mask(viewer, qtbot):
+    image, truth = blobs()
+    viewer.add_image(image, name="blob")
+    widget = open_widget(viewer, "KMeans segmentation")
+    widget.auto_update.value = False
+    widget.mode.value = "foreground/background"
+    click_and_wait(qtbot, widget)
+    mask = viewer.layers["blob foreground"].data
+    assert set(np.unique(mask)) == {0, 1}
+    assert np.mean((mask == 1) == truth) > 0.95
+
+
+def test_rerun_updates_own_layer_and_leaves_user_layer_alone(viewer, qtbot):
+    image, _ = blobs()
+    viewer.add_image(image, name="blob")
+    user = viewer.add_labels(np.full(image.shape, 7, np.int32), name="blob kmeans")
+    viewer.layers.selection.active = viewer.layers["blob"]
+    widget = open_widget(viewer, "KMeans segmentation")
+    widget.auto_update.value = False
+    click_and_wait(qtbot, widget)
+    ours = [layer for layer in viewer.layers if layer.metadata.get("napari_dsp")]
+    assert len(ours) == 1 and ours[0] is not user
+    widget.n_clusters.value = 3
+    click_and_wait(qtbot, widget)
+    assert [layer for layer in viewer.layers if layer.metadata.get("napari_dsp")] == ours
+    assert ours[0].metadata["napari_dsp"]["parameters"]["n_clusters"] == 3
+    assert len(viewer.layers) == 3 and np.all(user.data == 7) and user.name == "blob kmeans"
+
+
+def test_image_choice_follows_selection_until_user_picks(viewer, qtbot):
+    first = viewer.add_image(three_regions(), name="first")
+    widget = open_widget(viewer, "KMeans segmentation")
+    second = viewer.add_image(three_regions(), name="second")
+    assert widget.image.value is second
+    viewer.layers.selection.active = first
+    assert widget.image.value is first
+    viewer.add_labels(np.zeros((30, 45), np.int32), name="not an image")
+    assert widget.image.value is first  # a Labels layer is never an input
+    widget.image.value = second  # explicit choice in the widget
+    viewer.layers.selection.active = first
+    assert widget.image.value is second
+
+
+def test_stack_current_slice_and_all_slices(viewer, qtbot):
+    stack = np.stack([three_regions(), three_regions()[:, ::-1], three_regions()])
+    viewer.add_image(stack, name="stack", scale=(5, 1, 1))
+    widget = open_widget(viewer, "KMeans segmentation")
+    widget.auto_update.value = False
+    assert widget.all_slices.visible
+    viewer.dims.set_current_step(0, 1)
+    click_and_wait(qtbot, widget)
+    labels = viewer.layers["stack kmeans"]
+    assert labels.data.shape == stack.shape
+    assert labels.data[1].all() and not labels.data[0].any() and not labels.data[2].any()
+    assert labels.metadata["napari_dsp"]["planes"] == [[1]]
+    np.testing.assert_array_equal(labels.scale, (5, 1, 1))
+
+    widget.all_slices.value = True
+    click_and_wait(qtbot, widget)
+    assert viewer.layers["stack kmeans"] is labels and labels.data.all()
+    assert widget.progress.max == 3 and widget.progress.value == 3
+    np.testing.assert_array_equal(labels.data[0], labels.data[1][:, ::-1])
+
+
+def test_rgb_stack_gives_labels_without_channel_axis(viewer, qtbot):
+    rgb = np.zeros((2, 20, 24, 3), np.uint8)
+    rgb[:, :, 12:, 0] = 255
+    viewer.add_image(rgb, name="rgb", rgb=True)
+    widget = open_widget(viewer, "KMeans segmentation")
+    widget.all_slices.value = True
+    click_and_wait(qtbot, widget)
+    labels = viewer.layers["rgb kmeans"].data
+    assert labels.shape == (2, 20, 24)
+    assert np.all(labels[:, :, :12] == 1) and np.all(labels[:, :, 12:] == 2)
+
+
+# --- user errors become notifications ----------------------------------------------------------
+
+def test_no_image_is_a_notification(viewer, qtbot, notifications):
+    viewer.add_labels(np.zeros((20, 20), np.int32), name="labels only")
+    widget = open_widget(viewer, "KMeans segmentation")
+    click_and_wait(qtbot, widget)
+    assert any("no image layer" in message for _, message in notifications())
+    assert len(viewer.layers) == 1
+
+
+def test_window_larger_than_image_is_a_notification(viewer, qtbot, notifications):
+    viewer.add_image(np.random.default_rng(0).random((5, 5)), name="tiny")
+    widget = open_widget(viewer, "KMeans segmentation")
+    click_and_wait(qtbot, widget)
+    errors = [message for severity, message in notifications() if severity == "error"]
+    assert errors and "window" in errors[0]
+    assert len(viewer.layers) == 1 and widget.status.value == "failed"
+
+
+def test_missing_gpu_is_disabled_and_a_notification(viewer, qtbot, notifications):
+    from napari_dsp._device import available_devices
+
+    if "cuda" in available_devices():
+        pytest.skip("this machine has CUDA")
+    viewer.add_image(three_regions(), name="steps")
+    widget = open_widget(viewer, "Backprop segmentation")
+    model = widget.device.native.model()
+    assert not model.item(widget.device.choices.index("cuda")).isEnabled()
+    widget.device.value = "cuda"
+    click_and_wait(qtbot, widget)
+    assert any("cuda" in message and "not available" in message for _, message in notifications())
+    assert len(viewer.layers) == 1
+
+
+# --- Backprop -------------------------------------------------------------------------------------
+
+def small_backprop(widget, iterations=4):
+    widget.n_segments.value = 40
+    widget.max_iterations.value = iterations
+    widget.warmup.value = 1
+    widget.n_features.value = 16
+    widget.device.value = "cpu"
+
+
+def test_backprop_widget_with_guide_and_tooltips(viewer, qtbot, notifications):
+    image = three_regions()
+    viewer.add_image(image, name="steps")
+    widget = open_widget(viewer, "Backprop segmentation")
+    assert "superpixel" in widget.n_segments.tooltip.lower() or "SLIC" in widget.n_segments.tooltip
+    assert widget.n_features.tooltip and not widget.advanced.visible
+    small_backprop(widget)
+    click_and_wait(qtbot, widget)
+    labels = viewer.layers["steps backprop"]
+    assert isinstance(labels, napari.layers.Labels) and labels.data.shape == image.shape
+    assert labels.data.min() >= 1
+    metadata = labels.metadata["napari_dsp"]
+    assert metadata["parameters"]["guide"] == "raw image" and metadata["parameters"]["max_iterations"] == 4
+    assert "estimated time" in widget.note.value
+    assert any("no prior fitted" in message for _, message in notifications())
+
+
+def test_backprop_scribbles_and_refine_from_edits(viewer, qtbot, notifications):
+    image = three_regions()
+    viewer.add_image(image, name="steps")
+    widget = open_widget(viewer, "Backprop segmentation")
+    small_backprop(widget)
+    click_and_wait(qtbot, widget, widget.refine_button)  # nothing to refine yet
+    assert any("no backprop result" in message for _, message in notifications())
+
+    click_and_wait(qtbot, widget)
+    result = viewer.layers["steps backprop"]
+    result.data[:, :15] = 41  # the user paints a correction
+    result.refresh()
+    click_and_wait(qtbot, widget, widget.refine_button)
+    assert viewer.layers["steps backprop"] is result
+    assert np.all(result.data[:, :15] == 41)
+    assert result.metadata["napari_dsp"]["parameters"]["scribbles"] is True
+
+    widget.new_scribbles_button.native.click()
+    scribbles = viewer.layers["steps scribbles"]
+    assert widget.scribbles.value is scribbles and scribbles.mode == "paint"
+    assert scribbles.data.shape == image.shape and not scribbles.data.any()
+    scribbles.data[:, 35:] = 3
+    click_and_wait(qtbot, widget)
+    assert np.all(result.data[:, 35:] == 3)
+
+
+def test_cancel_stops_backprop_and_leaves_no_layer(viewer, qtbot):
+    viewer.add_image(np.random.default_rng(0).random((48, 48)).astype(np.float32), name="noise")
+    widget = open_widget(viewer, "Backprop segmentation")
+    small_backprop(widget, iterations=100_000)
+    widget.min_labels.value = 1
+    widget.run_button.native.click()
+    qtbot.waitUntil(lambda: widget.progress.value >= 3, timeout=WAIT_MS)
+    assert not widget.run_button.enabled
+    widget.cancel_button.native.click()
+    qtbot.waitUntil(lambda: not widget.running, timeout=5_000)
+    assert widget.run_button.enabled and widget.status.value == "cancelled"
+    assert [layer.name for layer in viewer.layers] == ["noise"]
+
+
+# --- Spectrum and samples ----------------------------------------------------------------------
+
+def test_spectrum_widget_plots_image(viewer, qtbot):
+    viewer.add_image(blobs()[0], name="blob")
+    widget = open_widget(viewer, "Power spectrum")
+    assert widget.image.value is viewer.layers["blob"]
+    assert len(widget.axes.lines) >= 2  # image and low-pass baseline (and the cut-off line)
+    assert "no prior" in widget.note.value
+
+
+@pytest.mark.parametrize("name", ["coffee", "chelsea", "astronaut"])
+def test_sample_data_opens_rgb_image(viewer, name):
+    viewer.open_sample(PLUGIN, name)
+    layer = viewer.layers[name]
+    assert layer.rgb and layer.data.ndim == 3 and layer.data.dtype == np.uint8
