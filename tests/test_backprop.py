@@ -98,7 +98,7 @@ def test_run_stops_fifty_iterations_after_min_labels_is_reached():
 
 
 def test_photo_gives_a_few_labels_on_strong_edges():
-    photo = rescale(data.chelsea(), 0.2, channel_axis=-1, anti_aliasing=True)  # 60 x 90
+    photo = rescale(data.coffee(), 0.15, channel_axis=-1, anti_aliasing=True)  # 60 x 90
     labels = backprop_segmentation(photo, channel_axis=-1, max_iterations=120, warmup=30, n_segments=200,
                                    n_features=32, seed=0)
 
@@ -109,8 +109,8 @@ def test_photo_gives_a_few_labels_on_strong_edges():
     edges = sobel(rgb2gray(photo))
     near_strong_edge = ndi.binary_dilation(edges > np.percentile(edges, 75))
     on_boundary = find_boundaries(labels, mode="inner")
-    # A quarter of the pixels are strong edges (a third after dilation); label boundaries lie mostly there.
-    assert near_strong_edge[on_boundary].mean() > 0.6
+    # A quarter of the pixels are strong edges (42 % after dilation); label boundaries lie mostly there.
+    assert near_strong_edge[on_boundary].mean() > 0.65
     assert near_strong_edge[on_boundary].mean() > near_strong_edge.mean() + 0.2
 
 

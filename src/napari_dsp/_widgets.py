@@ -102,7 +102,8 @@ class _ImageWidget(Container):
 
     def _image_chosen(self, layer) -> None:
         if not self._setting_image:
-            self._following = layer is self.viewer.layers.selection.active
+            # == rather than `is`: napari hands widgets proxies of its layers
+            self._following = layer == self.viewer.layers.selection.active
         self._show_image(layer)
 
     def _show_image(self, layer) -> None:
@@ -438,7 +439,7 @@ class BackpropWidget(_DSPWidget):
         """Labels the user painted on the backprop result since the plugin wrote it."""
         layer = _layers.find_output(self.viewer, source.name, self.KIND)
         written_layer, written = self._last_result
-        if layer is None or layer is not written_layer or written.shape != layer.data.shape:
+        if layer is None or layer != written_layer or written.shape != layer.data.shape:
             raise ValueError(
                 f"no backprop result of {source.name!r} from this widget to refine; run it first, "
                 "or press 'New scribble layer', paint on it and run"

@@ -235,6 +235,6 @@ def _cluster(chw, n_clusters, window, seed, max_samples, n_init):
 
 def _features(windows):
     """Turn a (C, rows, cols, w, w) window view into a (rows * cols, C * w * w) array."""
-    channels, rows, cols = windows.shape[:3]
+    rows, cols = windows.shape[1:3]
     # Always a copy: KMeans centres its input in place, and the view is read-only.
     return np.array(windows.transpose(1, 2, 0, 3, 4), order="C").reshape(rows * cols, -1)

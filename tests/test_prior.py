@@ -1,0 +1,154 @@
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from napari_dsp import _dip
+from napari_dsp.prior import deep_segmentation_prior
+from napari_dsp.progress import Cancelled
+
+FAST = dict(iterations=4, restarts=2, seed=0, device="cpu")
+
+
+def noisy_square(shape=(32, 32), dtype=np.float32, high=1.0, seed=0):
+    """A bright square on a dark background with strong pixel noise."""
+    rng = np.random.default_rng(seed)
+    image = np.full(shape, 0.2)
+    image[shape[0] // 4 : 3 * shape[0] // 4, shape[1] // 4 : 3 * shape[1] // 4] = 0.8
+    image = np.clip(image + rng.normal(0, 0.15, shape), 0, 1) * high
+    return image.astype(dtype)
+
+
+def total_variation(image):
+    return np.abs(np.diff(image, axis=0)).mean() + np.abs(np.diff(image, axis=1)).mean()
+
+
+def test_prior_is_a_smoother_image_in_the_input_scale():
+    image = noisy_square(high=255.0)
+    prior = deep_segmentation_prior(image, iterations=30, restarts=3, seed=0, device="cpu")
+    assert prior.shape == image.shape and prior.dtype == np.float32
+    assert image.min() <= prior.min() and prior.max() <= image.max()
+    assert total_variation(prior) < 0.5 * total_variation(image)
+    # The surfaces survive: thresholding the prior recovers the square.
+    truth = np.zeros(image.shape, bool)
+    truth[8:24, 8:24] = True
+    assert ((prior > image.mean()) == truth).mean() > 0.9
+
+
+def test_same_seed_same_prior_and_other_seed_differs():
+    image = noisy_square()
+    first = deep_segmentation_prior(image, **FAST)
+    assert np.array_equal(first, deep_segmentation_prior(image, **FAST))
+    assert not np.array_equal(first, deep_segmentation_prior(image, **{**FAST, "seed": 1}))
+
+
+@pytest.mark.parametrize(
+    "shape, channel_axis",
+    [((37, 53), None), ((2, 2), None), ((37, 53, 3), -1), ((21, 17, 4), 2), ((3, 37, 53), 0), ((5, 9, 2), -1)],
+)
+@pytest.mark.parametrize("dtype, high", [(np.uint8, 255), (np.uint16, 60000), (np.float64, 1e-3)])
+def test_any_size_channels_and_dtype(shape, channel_axis, dtype, high):
+    rng = np.random.default_rng(0)
+    image = (rng.random(shape) * high).astype(dtype)
+    prior = deep_segmentation_prior(image, channel_axis=channel_axis, iterations=2, restarts=1, seed=0)
+    assert prior.shape == image.shape
+    assert prior.dtype == np.float32
+    assert np.isfinite(prior).all()
+    assert image.min() <= prior.min() and prior.max() <= image.max()
+
+
+def test_input_is_not_modified():
+    image = noisy_square()
+    copy = image.copy()
+    deep_segmentation_prior(image, **FAST)
+    assert np.array_equal(image, copy)
+
+
+@pytest.mark.parametrize(
+    "image, kwargs, message",
+    [
+        (np.zeros((0, 5)), {}, "empty"),
+        (np.array([[0.0, np.nan], [1.0, 2.0]]), {}, "NaN"),
+        (np.zeros(10), {}, "2-D"),
+        (np.zeros((1, 1)), {}, "2 x 2"),
+        (np.zeros((8, 8, 3)), {}, "channel_axis=-1"),
+        (np.zeros((8, 8)), {"channel_axis": 2}, "channel_axis=2"),
+        (np.zeros((8, 8)), {"iterations": 0}, "iterations=0"),
+        (np.zeros((8, 8)), {"restarts": 2.5}, "restarts=2.5"),
+        (np.zeros((8, 8)), {"learning_rate": -1}, "learning_rate=-1"),
+        (np.zeros((8, 8)), {"strategy": "fast"}, "strategy='fast'"),
+        (np.zeros((8, 8)), {"callback": 3}, "callback=3"),
+    ],
+)
+def test_bad_input_raises_a_clear_error(image, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        deep_segmentation_prior(image, **kwargs)
+
+
+@pytest.mark.parametrize("strategy", ["threads", "batched"])
+def test_fast_paths_equal_the_plain_loop_at_the_first_forward_pass(strategy):
+    # With one iteration the prior is the median of the first forward passes,
+    # which training has not yet had a chance to amplify rounding in.
+    image = noisy_square((24, 40))
+    settings = dict(iterations=1, restarts=3, seed=3, device="cpu")
+    plain = deep_segmentation_prior(image, strategy="sequential", **settings)
+    fast = deep_segmentation_prior(image, strategy=strategy, **settings)
+    np.testing.assert_allclose(fast, plain, atol=1e-5)
+    assert not np.allclose(plain, deep_segmentation_prior(image, strategy="sequential", **{**settings, "seed": 4}))
+
+
+def test_batched_network_holds_independent_restarts():
+    generators = [torch.Generator().manual_seed(s) for s in (5, 6)]
+    batched = _dip.SkipNet(3, groups=2)
+    noise = _dip.init_restarts(batched, generators, 16, 24)
+    out = batched(noise)
+    for r, seed in enumerate((5, 6)):
+        single = _dip.SkipNet(3)
+        single_noise = _dip.init_restarts(single, [torch.Generator().manual_seed(seed)], 16, 24)
+        assert torch.equal(single_noise, noise[:, 2 * r : 2 * r + 2])
+        torch.testing.assert_close(out[:, 3 * r : 3 * r + 3], single(single_noise), atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("strategy", ["sequential", "threads", "batched"])
+@pytest.mark.parametrize("how", ["return False", "raise"])
+def test_cancel_stops_promptly_from_the_calling_thread(strategy, how):
+    image = noisy_square((20, 30, 3))
+    calls = []
+    threads_before = threading.active_count()
+    torch_threads = torch.get_num_threads()
+
+    def callback(progress):
+        calls.append((progress.step, progress.total, progress.stage, threading.get_ident()))
+        preview = progress.preview()
+        assert preview.shape == image.shape and preview.dtype == np.float32
+        assert np.isfinite(progress.loss)
+        if progress.step >= 3:
+            if how == "raise":
+                raise Cancelled("stop")
+            return False
+        return None
+
+    with pytest.raises(Cancelled):
+        deep_segmentation_prior(
+            image, channel_axis=-1, iterations=50, restarts=4, seed=0, device="cpu", callback=callback, strategy=strategy
+        )
+    expected_steps = [4, 8, 12] if strategy == "batched" else [1, 2, 3]
+    assert [c[0] for c in calls] == expected_steps
+    assert {c[1:] for c in calls} == {(200, "prior", threading.get_ident())}
+    assert threading.active_count() == threads_before
+    assert torch.get_num_threads() == torch_threads
+
+
+def test_progress_runs_to_the_total_and_preview_becomes_the_prior():
+    image = noisy_square((16, 16))
+    seen = []
+
+    def callback(progress):
+        seen.append(progress.step)
+        if progress.step == progress.total:
+            seen.append(progress.preview())
+
+    prior = deep_segmentation_prior(image, callback=callback, **FAST)
+    assert seen[:-1] == list(range(1, 9))
+    np.testing.assert_array_equal(seen[-1], prior)
