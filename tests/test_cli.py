@@ -1,6 +1,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np
@@ -8,6 +9,7 @@ import pytest
 import tifffile
 
 from napari_dsp.cli import main
+from napari_dsp.samples import SAMPLES, load_sample
 
 FAST = ["--iterations", "2", "--restarts", "1", "--seed", "0", "--device", "cpu"]
 OUTPUTS = ("prior.tif", "prior.png", "labels.tif", "labels.png", "overlay.png", "parameters.json")
@@ -136,3 +138,17 @@ def test_module_entry_reports_errors_without_traceback(tmp_path):
     )
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [f"napari-dsp: error: {tmp_path / 'missing.tif'}: no such file"]
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_samples_ship_with_scikit_image(name):
+    import skimage.data
+
+    assert (Path(skimage.data.__file__).parent / f"{name}.png").is_file()  # loaded from disk, never fetched
+    image = load_sample(name)
+    assert image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.uint8
+
+
+def test_unknown_sample():
+    with pytest.raises(ValueError, match="unknown sample 'lena'; choose one of coffee, chelsea, astronaut"):
+        load_sample("lena")

@@ -107,7 +107,7 @@ def test_batched_network_holds_independent_restarts():
         single = _dip.SkipNet(3)
         single_noise = _dip.init_restarts(single, [torch.Generator().manual_seed(seed)], 16, 24)
         assert torch.equal(single_noise, noise[:, 2 * r : 2 * r + 2])
-        torch.testing.assert_close(out[:, 3 * r : 3 * r + 3], single(single_noise), atol=1e-6, rtol=0)
+        torch.testing.assert_close(out[:, 3 * r : 3 * r + 3], single(single_noise), atol=1e-4, rtol=0)
 
 
 @pytest.mark.parametrize("strategy", ["sequential", "threads", "batched"])

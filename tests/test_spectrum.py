@@ -97,3 +97,33 @@ def test_slic_figure_on_a_clean_prior_has_more_regular_boundaries():
     assert len(irregularity) == 2 and irregularity[1] < 0.85 * irregularity[0]
     with pytest.raises(ValueError, match="needs the prior"):
         slic_figure(noisy, None, channel_axis=-1)
+
+
+@pytest.mark.parametrize("command", ["spectrum", "windows", "slic"])
+def test_figure_commands_write_a_png(command, tmp_path):
+    import imageio.v3 as iio
+    import tifffile
+
+    from napari_dsp.cli import main
+
+    noisy, clean = noisy_disc(32)
+    iio.imwrite(tmp_path / "image.png", np.clip(noisy * 255, 0, 255).astype(np.uint8))
+    tifffile.imwrite(tmp_path / "prior.tif", (clean * 255).astype(np.float32))
+    out = tmp_path / f"{command}.png"
+    extra = ["--n-segments", "20"] if command == "slic" else []
+    assert main([command, str(tmp_path / "image.png"), "--prior", str(tmp_path / "prior.tif"),
+                 "--out", str(out), *extra]) == 0
+    assert iio.imread(out).ndim == 3
+
+
+def test_figure_command_computes_the_prior_when_none_is_given(tmp_path, capsys):
+    import imageio.v3 as iio
+
+    from napari_dsp.cli import main
+
+    iio.imwrite(tmp_path / "image.png", (noisy_disc(24)[1] * 255).astype(np.uint8))
+    out = tmp_path / "spectrum.png"
+    assert main(["spectrum", str(tmp_path / "image.png"), "--iterations", "2", "--restarts", "1",
+                 "--device", "cpu", "--out", str(out)]) == 0
+    assert out.is_file() and "wrote" in capsys.readouterr().out
+    assert main(["slic", str(tmp_path / "image.png"), "--prior", str(tmp_path / "missing.tif")]) == 1

@@ -110,6 +110,17 @@ def test_segment_widget_shows_prior_and_labels(viewer, qtbot):
     assert mask.metadata["napari_dsp"]["parameters"]["method"] == "foreground"
 
 
+def test_segment_widget_backprop_method(viewer, qtbot):
+    viewer.add_image(three_regions((16, 24)), name="steps")
+    widget = open_widget(viewer, "Segment")
+    widget.iterations.value, widget.restarts.value = 5, 2
+    widget.method.value = "backprop"
+    click_and_wait(qtbot, widget)
+    labels = viewer.layers["steps backprop"].data
+    assert labels.shape == (16, 24) and labels.min() >= 1
+    assert viewer.layers["steps prior"].data.shape == (16, 24)
+
+
 # --- KMeans ---------------------------------------------------------------------------------------
 
 def test_kmeans_widget_labels_keep_scale_and_record_parameters(viewer, qtbot):
@@ -340,8 +351,13 @@ def test_spectrum_widget_plots_image(viewer, qtbot):
     viewer.add_image(blobs()[0], name="blob")
     widget = open_widget(viewer, "Power spectrum")
     assert widget.image.value == viewer.layers["blob"]
-    assert len(widget.axes.lines) >= 2  # image and low-pass baseline (and the cut-off line)
-    assert "no prior" in widget.note.value
+    curves = lambda: [line.get_label() for line in widget.axes.lines if not line.get_label().startswith("_")]
+    assert len(curves()) == 2 and "no prior" in widget.note.value  # image and low-pass baseline
+    smooth = np.full((36, 40), 0.5, np.float32)
+    viewer.add_image(smooth, name="blob prior", metadata={"napari_dsp": {"kind": "prior", "source": "blob"}})
+    assert widget.image.value.name == "blob"
+    widget.refresh_button.native.click()
+    assert len(curves()) == 3 and any(label.startswith("prior") for label in curves())
 
 
 @pytest.mark.parametrize("name", ["coffee", "chelsea", "astronaut"])
@@ -383,14 +399,12 @@ def test_screenshot_of_image_prior_and_labels(viewer, qtbot, tmp_path):
     widget = open_widget(viewer, "Segment")
     widget.iterations.value, widget.restarts.value, widget.n_clusters.value = 25, 3, 3
     click_and_wait(qtbot, widget)
-    viewer.layers["coffee kmeans"].opacity = 0.6
     viewer.grid.enabled = True
-    viewer.grid.stride = -1
+    viewer.grid.shape = (1, 3)
     viewer.window.show()
     qtbot.wait(500)
     path = tmp_path / "napari-dsp.png"
     screenshot = viewer.window.screenshot(path=str(path), flash=False, canvas_only=False)
-    viewer.window._qt_window.hide()
     assert path.stat().st_size > 10_000
     rgb = screenshot[..., :3].astype(float)
     assert rgb.mean() > 20 and rgb.std() > 20  # not black, not blank

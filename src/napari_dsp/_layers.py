@@ -174,7 +174,9 @@ class OutputLayer:
         self.kind = kind
         self.name = f"{source.name} {kind}"
         if kind == PRIOR:
-            self.shape, self.dtype = tuple(source.data.shape), np.float32
+            # napari shows float RGB as if in [0, 1] (thumbnails ignore contrast limits): keep 8-bit photos 8-bit
+            uint8_rgb = source.rgb and source.data.dtype == np.uint8
+            self.shape, self.dtype = tuple(source.data.shape), np.uint8 if uint8_rgb else np.float32
         else:
             self.shape, self.dtype = source.leading_shape + source.spatial_shape, np.int32
         self.layer = find_output(viewer, source.name, kind)
@@ -197,6 +199,8 @@ class OutputLayer:
 
     def write(self, index: tuple, plane: np.ndarray) -> None:
         """Put `plane` at `index` of the leading axes, creating the layer if needed."""
+        if self.dtype == np.uint8:
+            plane = np.clip(np.rint(plane), 0, 255)
         plane = np.asarray(plane, dtype=self.dtype)
         if self.layer is not None and self.layer not in self.viewer.layers:
             self.layer, self._created = None, True

@@ -273,7 +273,7 @@ class KMeansWidget(_DSPWidget):
         super().__init__(napari_viewer)
         self.n_clusters = SpinBox(value=2, min=1, max=256, label="k")
         self.window = SpinBox(value=7, min=1, max=99, step=2)
-        self.mode = ComboBox(choices=["kmeans", "foreground/background"], value="kmeans")
+        self.mode = ComboBox(choices=["kmeans", "foreground/background"], value="kmeans", label="mode")
         self.seed = SpinBox(value=0, min=0, max=_SEED_MAX)
         self.auto_update = CheckBox(text="update automatically", value=True)
         self.mode.tooltip = (
@@ -380,6 +380,7 @@ class BackpropWidget(_DSPWidget):
             scale=self.scale,
         )
         self.show_advanced = CheckBox(text="advanced options", value=False)
+        self.show_advanced.tooltip = "Show the network, learning-rate and speed options."
         self.advanced = Container(widgets=_with_tips(backprop_segmentation, **self._advanced), visible=False)
         self.show_advanced.changed.connect(lambda shown: setattr(self.advanced, "visible", shown))
         self.new_scribbles_button = PushButton(text="New scribble layer")
@@ -516,15 +517,17 @@ class BackpropWidget(_DSPWidget):
 class SegmentWidget(_DSPWidget):
     """One click: fit the prior and segment it, showing both layers."""
 
-    # The paper's prior for the multi-class method (SPEC section 1); the pipeline has its own for the others.
+    # The paper's prior (iterations, restarts) for the multi-class method, as the pipeline has for the others.
     BACKPROP_PRIOR = (100, 10)
 
     def __init__(self, napari_viewer: "napari.viewer.Viewer"):
         from .pipeline import METHODS, segment
 
         super().__init__(napari_viewer)
-        self.methods = tuple(METHODS) + (("backprop",) if "backprop" not in METHODS else ())
-        self.method = ComboBox(choices=self.methods, value="kmeans")
+        # backprop runs here until the pipeline offers it
+        self.pipeline_methods = tuple(METHODS)
+        methods = self.pipeline_methods + (("backprop",) if "backprop" not in METHODS else ())
+        self.method = ComboBox(choices=methods, value="kmeans", label="method")
         self.method.tooltip = (
             "kmeans: k classes by window KMeans on the prior; foreground: foreground/background; "
             "backprop: an unknown number of classes by self-training a CNN guided by the prior."
@@ -553,7 +556,7 @@ class SegmentWidget(_DSPWidget):
         parameters = self.parameters()
         method = parameters["method"]
         source, indices = self._source()
-        segment = self._segment_backprop if method == "backprop" else self._segment_pipeline
+        segment = self._segment_pipeline if method in self.pipeline_methods else self._segment_backprop
 
         def task(job):
             for number, index in enumerate(indices, 1):

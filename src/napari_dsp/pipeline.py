@@ -18,7 +18,7 @@ METHODS = ("kmeans", "foreground")
 _PRIOR_DEFAULTS = {"kmeans": (50, 11), "foreground": (50, 11)}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays have no single truth value to compare by
 class Segmentation:
     """Result of `segment`.
 

@@ -246,8 +246,8 @@ def deep_segmentation_prior(
     References
     ----------
     .. [1] D. Ulyanov, A. Vedaldi, V. Lempitsky, "Deep Image Prior", CVPR 2018.
-    .. [2] S. Azulay, A. Maman, "Unsupervised Image Segmentation With Deep
-           Segmentation Prior" (DSP paper).
+    .. [2] G. Oren, S. Azulay, E.-H. Mashiah, "Unsupervised Image
+           Segmentation With Deep Segmentation Prior".
 
     Examples
     --------

@@ -1,0 +1,221 @@
+"""Time the paper's foreground/background recipe: plain reference structure vs. napari-dsp.
+
+The recipe is the Deep Segmentation Prior (11 restarts x 50 iterations) followed
+by 2-class KMeans on 7 x 7 window features. Two implementations run on the same
+image at each size, each in its own subprocess (so allocator state and peak
+memory are per configuration):
+
+``plain``
+    The structure of the authors' code: a DIP skip net (reflection-pad +
+    biased convolutions), restarts one after another, fp32, torch's default
+    threads and allocator; features by zero padding and stacking the 49
+    shifted copies; scikit-learn KMeans with 10 initialisations on all pixels.
+``package``
+    ``napari_dsp.prior.deep_segmentation_prior`` then
+    ``napari_dsp.kmeans.kmeans_segmentation``, with their defaults.
+
+The package runs with two seeds so that its agreement with the plain run can be
+read against the seed-to-seed agreement of the method itself. Agreement is the
+share of pixels with the same class after the best matching of class ids.
+
+Usage (from the repository root)::
+
+    .venv/bin/python benchmarks/recipe.py --sizes 256 512 [1024]
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+ITERATIONS, RESTARTS, WINDOW, CLUSTERS = 50, 11, 7, 2
+
+
+def sample_image(size):
+    """The scikit-image astronaut photograph, resized to size x size, uint8 RGB."""
+    from skimage import data
+    from skimage.transform import resize
+
+    image = resize(data.astronaut(), (size, size), anti_aliasing=True, preserve_range=True)
+    return np.round(image).astype(np.uint8)
+
+
+# --------------------------------------------------------------------------
+# The plain reference structure, written the way the authors' code is.
+
+
+def plain_net(out_channels):
+    import torch.nn as nn
+
+    def conv(cin, cout, k, stride=1):
+        return nn.Sequential(nn.ReflectionPad2d(k // 2), nn.Conv2d(cin, cout, k, stride, bias=True))
+
+    down, up = [8, 16, 32], [8, 16, 32]
+    model = nn.Sequential()
+    current, depth = model, 2
+    for i in range(3):
+        deeper, deeper_main = nn.Sequential(), nn.Sequential()
+        current.add_module("deeper", deeper)
+        k = up[i + 1] if i < 2 else down[i]
+        current.add_module("bn0", nn.BatchNorm2d(k))
+        deeper.add_module("c1", conv(depth, down[i], 3, 2))
+        deeper.add_module("b1", nn.BatchNorm2d(down[i]))
+        deeper.add_module("a1", nn.LeakyReLU(0.2))
+        deeper.add_module("c2", conv(down[i], down[i], 3))
+        deeper.add_module("b2", nn.BatchNorm2d(down[i]))
+        deeper.add_module("a2", nn.LeakyReLU(0.2))
+        if i < 2:
+            deeper.add_module("main", deeper_main)
+        deeper.add_module("up", nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True))
+        current.add_module("c3", conv(k, up[i], 3))
+        current.add_module("b3", nn.BatchNorm2d(up[i]))
+        current.add_module("a3", nn.LeakyReLU(0.2))
+        current.add_module("c4", conv(up[i], up[i], 1))
+        current.add_module("b4", nn.BatchNorm2d(up[i]))
+        current.add_module("a4", nn.LeakyReLU(0.2))
+        depth, current = down[i], deeper_main
+    model.add_module("head", conv(up[0], out_channels, 1))
+    model.add_module("sigmoid", nn.Sigmoid())
+    return model
+
+
+def plain_prior(image, seed):
+    import torch
+
+    torch.manual_seed(seed)  # global seeding, as the reference script does
+    target = torch.from_numpy(image.astype(np.float32) / 255.0).permute(2, 0, 1)[None]
+    outputs = []
+    for _ in range(RESTARTS):
+        net = plain_net(3)
+        noise = torch.rand(1, 2, *image.shape[:2]) * 0.1
+        optimizer = torch.optim.Adam(net.parameters(), lr=0.01)
+        for _ in range(ITERATIONS):
+            optimizer.zero_grad()
+            out = net(noise)
+            loss = torch.nn.functional.l1_loss(out, target)
+            loss.backward()
+            optimizer.step()
+        outputs.append(out.detach().numpy()[0].transpose(1, 2, 0))
+    return np.median(np.stack(outputs), axis=0)
+
+
+def plain_kmeans(prior, seed):
+    from sklearn.cluster import KMeans
+
+    half = WINDOW // 2
+    height, width = prior.shape[:2]
+    padded = np.pad(prior, ((half, half), (half, half), (0, 0)))
+    features = np.stack(
+        [padded[dy : dy + height, dx : dx + width] for dy in range(WINDOW) for dx in range(WINDOW)], axis=-1
+    ).reshape(height * width, -1)
+    return KMeans(CLUSTERS, n_init=10, random_state=seed).fit_predict(features).reshape(height, width)
+
+
+# --------------------------------------------------------------------------
+
+
+def run_config(config, size, seed, out_path):
+    """Run one configuration in this process; write its labels; return timings."""
+    image = sample_image(size)
+    if config == "plain":
+        plain_prior(image[:32, :32], seed)  # warm-up: torch's first-call set-up is not the recipe
+        start = time.perf_counter()
+        prior = plain_prior(image, seed)
+        middle = time.perf_counter()
+        labels = plain_kmeans(prior, seed)
+        device = "cpu"
+    else:
+        from napari_dsp._device import resolve_device
+        from napari_dsp.kmeans import kmeans_segmentation
+        from napari_dsp.prior import deep_segmentation_prior
+
+        device = str(resolve_device(None))
+        deep_segmentation_prior(image[:32, :32], channel_axis=-1, iterations=2, restarts=2, seed=seed)
+        start = time.perf_counter()
+        prior = deep_segmentation_prior(
+            image, channel_axis=-1, iterations=ITERATIONS, restarts=RESTARTS, seed=seed
+        )
+        middle = time.perf_counter()
+        labels = kmeans_segmentation(prior, CLUSTERS, window=WINDOW, channel_axis=-1, seed=seed)
+    end = time.perf_counter()
+    np.save(out_path, np.asarray(labels))
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result = dict(prior_s=middle - start, kmeans_s=end - middle, total_s=end - start, peak_mb=peak_mb, device=device)
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            result["gpu_peak_mb"] = torch.cuda.max_memory_allocated() / 2**20
+    except ImportError:
+        pass
+    return result
+
+
+def agreement(a, b):
+    """Share of pixels with the same class under the best matching of class ids."""
+    from scipy.optimize import linear_sum_assignment
+
+    _, a = np.unique(a, return_inverse=True)
+    _, b = np.unique(b, return_inverse=True)
+    confusion = np.zeros((a.max() + 1, b.max() + 1))
+    np.add.at(confusion, (a.ravel(), b.ravel()), 1)
+    rows, cols = linear_sum_assignment(-confusion)
+    return confusion[rows, cols].sum() / a.size
+
+
+def spawn(config, size, seed, workdir):
+    out_path = os.path.join(workdir, f"{config}-{size}-{seed}.npy")
+    command = [sys.executable, __file__, "--worker", config, "--sizes", str(size), "--seed", str(seed), "--labels", out_path]
+    done = subprocess.run(command, check=True, capture_output=True, text=True)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result["labels"] = np.load(out_path)
+    return result
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 1024])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--skip-plain-above", type=int, default=None, metavar="PX",
+                        help="run only the package at sizes above PX (the plain 1024 px run takes minutes)")
+    parser.add_argument("--worker", choices=["plain", "package"], help=argparse.SUPPRESS)
+    parser.add_argument("--labels", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        print(json.dumps(run_config(args.worker, args.sizes[0], args.seed, args.labels)))
+        return
+
+    import torch
+
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, "
+          f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"recipe: {RESTARTS} restarts x {ITERATIONS} iterations + {WINDOW}x{WINDOW} KMeans (k={CLUSTERS})\n")
+    print("| size | config | device | prior s | KMeans s | total s | speed-up | peak RSS MB | agreement with plain | package seed-to-seed |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    with tempfile.TemporaryDirectory() as workdir:
+        for size in args.sizes:
+            plain = None
+            if args.skip_plain_above is None or size <= args.skip_plain_above:
+                plain = spawn("plain", size, args.seed, workdir)
+                print(f"| {size} | plain | cpu | {plain['prior_s']:.1f} | {plain['kmeans_s']:.1f} | "
+                      f"{plain['total_s']:.1f} | 1.00 | {plain['peak_mb']:.0f} | | |", flush=True)
+            package = spawn("package", size, args.seed, workdir)
+            other = spawn("package", size, args.seed + 1, workdir)
+            speedup = f"{plain['total_s'] / package['total_s']:.2f}" if plain else ""
+            versus_plain = f"{agreement(package['labels'], plain['labels']):.2%}" if plain else ""
+            peak = f"{package['peak_mb']:.0f}"
+            if "gpu_peak_mb" in package:
+                peak += f" (GPU {package['gpu_peak_mb']:.0f})"
+            print(f"| {size} | package | {package['device']} | {package['prior_s']:.1f} | {package['kmeans_s']:.1f} | "
+                  f"{package['total_s']:.2f} | {speedup} | {peak} | {versus_plain} | "
+                  f"{agreement(package['labels'], other['labels']):.2%} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
