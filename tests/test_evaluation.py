@@ -83,6 +83,10 @@ def test_settings_decide_which_results_are_shared():
     assert first["backprop-prior"].settings["warmup"] == 0
     assert first["backprop-prior-wc"].settings["warmup"] == 100
     assert first["backprop-prior-wc"].settings["cosine_restarts"] is True
+    practical = {job.method: job for job in plan_jobs("multiclass", kmeans={"max_samples": 4096, "n_init": None})}
+    assert practical["kmeans-raw-k2"].settings["max_samples"] == 4096
+    assert "n_init" not in practical["kmeans-raw-k2"].settings
+    assert practical["kmeans-raw-k2"].key != first["kmeans-raw-k2"].key
 
 
 def test_foreground_benchmark_scores_resumes_and_shares_the_prior(ecssd, tmp_path, monkeypatch):

@@ -31,7 +31,12 @@ def open_widget(viewer, name):
 def click_and_wait(qtbot, widget, button=None):
     """Click `button` (default: Run) like a user would, then wait for the worker to finish."""
     (button or widget.run_button).native.click()
-    qtbot.waitUntil(lambda: not widget.running, timeout=WAIT_MS)
+    try:
+        qtbot.waitUntil(lambda: not widget.running, timeout=WAIT_MS)
+    finally:
+        if widget.running:
+            widget.cancel_button.native.click()
+            qtbot.waitUntil(lambda: not widget.running, timeout=WAIT_MS)
     assert widget.run_button.enabled and not widget.cancel_button.enabled
 
 
@@ -110,7 +115,13 @@ def test_segment_widget_shows_prior_and_labels(viewer, qtbot):
     assert mask.metadata["napari_dsp"]["parameters"]["method"] == "foreground"
 
 
-def test_segment_widget_backprop_method(viewer, qtbot):
+def test_segment_widget_backprop_method(viewer, qtbot, monkeypatch):
+    from functools import partial
+
+    from napari_dsp import backprop
+
+    fast = partial(backprop.backprop_segmentation, max_iterations=3, warmup=1, n_features=8, n_segments=20)
+    monkeypatch.setattr(backprop, "backprop_segmentation", fast)  # the widget runs the paper's 1100 iterations
     viewer.add_image(three_regions((16, 24)), name="steps")
     widget = open_widget(viewer, "Segment")
     widget.iterations.value, widget.restarts.value = 5, 2
@@ -119,6 +130,20 @@ def test_segment_widget_backprop_method(viewer, qtbot):
     labels = viewer.layers["steps backprop"].data
     assert labels.shape == (16, 24) and labels.min() >= 1
     assert viewer.layers["steps prior"].data.shape == (16, 24)
+
+
+def test_segment_all_slices_of_rgb_stack(viewer, qtbot):
+    stack = np.zeros((2, 16, 20, 3), np.uint8)
+    stack[0, :, 10:] = 200
+    stack[1, 8:] = 200
+    viewer.add_image(stack, name="movie", rgb=True)
+    widget = open_widget(viewer, "Segment")
+    widget.iterations.value, widget.restarts.value = 20, 2
+    widget.all_slices.value = True
+    click_and_wait(qtbot, widget)
+    prior, labels = viewer.layers["movie prior"], viewer.layers["movie kmeans"]
+    assert prior.rgb and prior.data.shape == stack.shape and labels.data.shape == (2, 16, 20)
+    assert labels.data[0, 4, 2] != labels.data[0, 4, 17] and labels.data[1, 2, 4] != labels.data[1, 13, 4]
 
 
 # --- KMeans ---------------------------------------------------------------------------------------
@@ -358,6 +383,21 @@ def test_spectrum_widget_plots_image(viewer, qtbot):
     assert widget.image.value.name == "blob"
     widget.refresh_button.native.click()
     assert len(curves()) == 3 and any(label.startswith("prior") for label in curves())
+
+
+def test_menu_entries(viewer):
+    def entries(menu, path):
+        for action in menu.actions():
+            text = path + action.text().replace("&", "")
+            yield from entries(action.menu(), text + " > ") if action.menu() else [text]
+
+    bar = viewer.window._qt_window.menuBar()  # napari has no public API to read its menus
+    items = {item for action in bar.actions() if action.menu() for item in entries(action.menu(), "")}
+    for name in ["Segment", "Deep Segmentation Prior", "KMeans segmentation", "Backprop segmentation"]:
+        assert f"Layers > Segment > {name} (Deep Segmentation Prior)" in items
+        assert f"Plugins > Deep Segmentation Prior > {name} (Deep Segmentation Prior)" in items
+    assert "Layers > Measure > Power spectrum (Deep Segmentation Prior)" in items
+    assert "File > Open Sample > Deep Segmentation Prior > Coffee cup (400 x 600 RGB)" in items
 
 
 @pytest.mark.parametrize("name", ["coffee", "chelsea", "astronaut"])

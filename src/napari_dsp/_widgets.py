@@ -130,8 +130,10 @@ class _DSPWidget(_ImageWidget):
         self.note = Label(value="")
         self.worker = None
         self._job = None
+        self._closed = False
         self.run_button.changed.connect(self._run_clicked)
         self.cancel_button.changed.connect(self._cancel_clicked)
+        self.native.destroyed.connect(self._stop)  # closing the dock stops the run
 
     def _finish_layout(self, *widgets) -> None:
         buttons = Container(widgets=[self.run_button, self.cancel_button], layout="horizontal", labels=False)
@@ -151,6 +153,11 @@ class _DSPWidget(_ImageWidget):
             self._run()
         except ValueError as exc:
             show_error(str(exc))
+
+    def _stop(self, *_args) -> None:
+        self._closed = True
+        if self._job is not None:
+            self._job.cancel()
 
     def _cancel_clicked(self, _value=None) -> None:
         if self._job is not None:
@@ -181,6 +188,8 @@ class _DSPWidget(_ImageWidget):
     def _on_update(self, outputs: dict, update: _workers.Update) -> None:
         if update.plane is not None:
             outputs[update.kind].write(update.index, update.plane)
+        if self._closed:
+            return
         where = f" (slice {update.slice_number}/{update.n_slices})" if update.n_slices > 1 else ""
         done = update.slice_number - 1
         if update.progress is not None:
@@ -198,12 +207,16 @@ class _DSPWidget(_ImageWidget):
         if outcome.status == "done":
             for output in outputs.values():
                 output.finish(parameters, indices)
+            if self._closed:
+                return
             self.progress.value = self.progress.max
             self.status.value = f"done in {time.monotonic() - started:.1f} s"
             self._succeeded(outputs)
             return
         for output in outputs.values():
             output.rollback()
+        if self._closed:
+            return
         if outcome.status == "cancelled":
             self.status.value = "cancelled"
             show_info("napari-dsp: run cancelled; the output layers were left as they were")
@@ -216,7 +229,8 @@ class _DSPWidget(_ImageWidget):
 
     def _on_finished(self) -> None:
         self._job = None
-        self._set_running(False)
+        if not self._closed:
+            self._set_running(False)
 
 
 class PriorWidget(_DSPWidget):
@@ -309,7 +323,7 @@ class KMeansWidget(_DSPWidget):
 
     def _on_finished(self) -> None:
         super()._on_finished()
-        if self._pending:
+        if self._pending and not self._closed:
             self._pending = False
             self._run_clicked()
 

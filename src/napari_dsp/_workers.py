@@ -75,6 +75,7 @@ class Job:
         self.index = ()
         self.slice_number = 0
         self._cancel = threading.Event()
+        self.worker = None
         self._last_preview = -np.inf
         self.relay = _Relay()
 
@@ -84,7 +85,8 @@ class Job:
 
     @property
     def cancelled(self) -> bool:
-        return self._cancel.is_set()
+        # napari quits workers on exit and from its activity panel: treat that as Cancel too
+        return self._cancel.is_set() or (self.worker is not None and self.worker.abort_requested)
 
     def at(self, kind: str, index: tuple, slice_number: int) -> None:
         """Point progress and previews at output `kind`, plane `index`; stop here if cancelled."""
@@ -150,6 +152,7 @@ def start(
 
     job.relay.update.connect(on_update)
     worker = create_worker(run, _start_thread=False)
+    job.worker = worker
     worker.returned.connect(on_outcome)
     worker.finished.connect(on_finished)
     worker.start()

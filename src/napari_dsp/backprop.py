@@ -364,7 +364,7 @@ def backprop_segmentation(
     >>> from skimage import data
     >>> labels = backprop_segmentation(data.astronaut()[::16, ::16], channel_axis=-1,
     ...                                max_iterations=5, warmup=2, seed=0)
-    >>> labels.shape, labels.dtype, labels.min()
+    >>> labels.shape, labels.dtype, int(labels.min())
     ((32, 32), dtype('int32'), 1)
     """
     scaled = prepare_image(image, channel_axis, min_size=2)

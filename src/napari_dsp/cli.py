@@ -210,6 +210,8 @@ def _add_benchmark(subparsers):
     parser.add_argument("--k", nargs="+", type=int, default=[2, 3, 4, 5, 6], dest="clusters",
                         help="KMeans classes on BSDS500, one row each (default: 2 3 4 5 6)")
     parser.add_argument("--window", type=int, default=7, help="KMeans window side (default: 7)")
+    parser.add_argument("--kmeans-samples", type=int, help="pixels KMeans is fitted on (default: 65536)")
+    parser.add_argument("--kmeans-init", type=int, help="KMeans initialisations (default: 3)")
     parser.add_argument("--prior-iterations", type=int,
                         help="prior iterations per network (default: 50 for ecssd, 100 for bsds500)")
     parser.add_argument("--prior-restarts", type=int, help="prior networks (default: 11 for ecssd, 10 for bsds500)")
@@ -241,6 +243,7 @@ def _run_benchmark(args):
         backprop={"scale": args.backprop_scale, "max_iterations": args.backprop_iterations,
                   "warmup": args.backprop_warmup, "n_segments": args.n_segments,
                   "compactness": args.compactness, "min_labels": args.min_labels, "precision": args.precision},
+        kmeans={"max_samples": args.kmeans_samples, "n_init": args.kmeans_init},
     )
     records = run_benchmark(dataset, args.out, jobs, device=None if args.device == "auto" else args.device,
                             progress=True)

@@ -93,7 +93,7 @@ class BenchmarkJob:
 
 
 def plan_jobs(
-    task, *, methods=None, clusters=(2, 3, 4, 5, 6), window=7, prior=None, backprop=None, seed=0,
+    task, *, methods=None, clusters=(2, 3, 4, 5, 6), window=7, prior=None, backprop=None, kmeans=None, seed=0,
 ):
     """List the jobs of a benchmark run.
 
@@ -115,6 +115,10 @@ def plan_jobs(
         (``scale``, ``max_iterations``, ``warmup``, ``n_segments``,
         ``compactness``, ``min_labels``, ``precision``); missing entries
         take the paper's values.
+    kmeans : dict, optional
+        ``max_samples`` and ``n_init`` of the KMeans rows (practical mode:
+        fewer samples and initialisations); unset entries keep
+        `kmeans_segmentation`'s defaults and are left out of the settings.
     seed : int, optional
         Seed of every method.
 
@@ -158,13 +162,17 @@ def plan_jobs(
     if unknown:
         raise ValueError(f"unknown backprop option(s) {sorted(unknown)}; use {sorted(backprop_settings)}")
     backprop_settings.update({k: v for k, v in (backprop or {}).items() if v is not None})
+    unknown = set(kmeans or {}) - {"max_samples", "n_init"}
+    if unknown:
+        raise ValueError(f"unknown kmeans option(s) {sorted(unknown)}; use ['max_samples', 'n_init']")
+    kmeans_settings = {k: v for k, v in (kmeans or {}).items() if v is not None}
 
     jobs = []
     for family in methods:
         if family == "blank":
             jobs.append(BenchmarkJob("blank", family, {}))
         elif family.startswith("kmeans"):
-            settings = {"window": window, "seed": seed}
+            settings = {"window": window, "seed": seed, **kmeans_settings}
             if family == "kmeans-prior":
                 settings["prior"] = prior_settings
             if family == "kmeans-lowpass":
@@ -197,11 +205,10 @@ def _segment(job, image, prior, device):
         source = {"kmeans-raw": image, "kmeans-prior": prior}.get(job.family)
         if source is None:
             source = low_pass(image, keep=settings["keep"], channel_axis=-1)
+        options = {k: settings[k] for k in ("window", "seed", "max_samples", "n_init") if k in settings}
         if "k" not in settings:
-            return foreground_background(source, window=settings["window"], channel_axis=-1, seed=settings["seed"])
-        return kmeans_segmentation(
-            source, settings["k"], window=settings["window"], channel_axis=-1, seed=settings["seed"]
-        )
+            return foreground_background(source, channel_axis=-1, **options)
+        return kmeans_segmentation(source, settings["k"], channel_axis=-1, **options)
     from .backprop import backprop_segmentation
 
     options = {k: settings[k] for k in _BACKPROP_DEFAULTS}
@@ -406,6 +413,8 @@ def _describe(settings):
     parts = []
     if "window" in settings:
         parts.append(f"w={settings['window']}")
+    if "max_samples" in settings or "n_init" in settings:
+        parts.append(f"KMeans on {settings.get('max_samples', 65536)} px, {settings.get('n_init', 3)} init")
     if "keep" in settings:
         parts.append(f"low-pass {settings['keep']:.0%}")
     if "max_iterations" in settings:

@@ -4,6 +4,7 @@ The prior keeps the surfaces of an image and drops fine texture; every
 segmenter in this package clusters it rather than the raw image.
 """
 
+import contextlib
 import math
 import queue
 import threading
@@ -280,14 +281,15 @@ def deep_segmentation_prior(
     fit = _Fit(scaled, iterations, learning_rate, device, channels_last=device.type == "cpu")
     generators = _generators(seed, restarts)
     total = iterations * restarts
-    if strategy == "threads":
-        try:
-            _run_threaded(fit, generators, min(n_threads, restarts), callback, total)
-        finally:
-            # Intra-op thread counts are per thread with OpenMP; other
-            # backends share one, which the workers must not leave at 1.
-            if torch.get_num_threads() != n_threads:
-                torch.set_num_threads(n_threads)
-    else:
-        _run_in_caller(fit, generators, strategy == "batched", callback, total)
-    return fit.median()
+    with _dip.retained_heap() if device.type == "cpu" else contextlib.nullcontext():
+        if strategy == "threads":
+            try:
+                _run_threaded(fit, generators, min(n_threads, restarts), callback, total)
+            finally:
+                # Intra-op thread counts are per thread with OpenMP; other
+                # backends share one, which the workers must not leave at 1.
+                if torch.get_num_threads() != n_threads:
+                    torch.set_num_threads(n_threads)
+        else:
+            _run_in_caller(fit, generators, strategy == "batched", callback, total)
+        return fit.median()
