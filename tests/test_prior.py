@@ -44,14 +44,21 @@ def test_same_seed_same_prior_and_other_seed_differs():
 
 
 @pytest.mark.parametrize(
-    "shape, channel_axis",
-    [((37, 53), None), ((2, 2), None), ((37, 53, 3), -1), ((21, 17, 4), 2), ((3, 37, 53), 0), ((5, 9, 2), -1)],
+    "shape, channel_axis, dtype, high",
+    [
+        ((37, 53), None, np.uint8, 255),
+        ((2, 2), None, np.float64, 1e-3),
+        ((37, 53, 3), -1, np.uint16, 60000),
+        ((37, 53, 3), -1, np.uint8, 255),
+        ((21, 17, 4), 2, np.float32, 1.0),
+        ((3, 37, 53), 0, np.uint16, 4095),
+        ((5, 9, 2), -1, np.float64, -7.5),
+    ],
 )
-@pytest.mark.parametrize("dtype, high", [(np.uint8, 255), (np.uint16, 60000), (np.float64, 1e-3)])
 def test_any_size_channels_and_dtype(shape, channel_axis, dtype, high):
     rng = np.random.default_rng(0)
     image = (rng.random(shape) * high).astype(dtype)
-    prior = deep_segmentation_prior(image, channel_axis=channel_axis, iterations=2, restarts=1, seed=0)
+    prior = deep_segmentation_prior(image, channel_axis=channel_axis, iterations=2, restarts=2, seed=0)
     assert prior.shape == image.shape
     assert prior.dtype == np.float32
     assert np.isfinite(prior).all()

@@ -248,6 +248,10 @@ def test_stack_current_slice_and_all_slices(viewer, qtbot):
     assert labels.data[1].all() and not labels.data[0].any() and not labels.data[2].any()
     assert labels.metadata["napari_dsp"]["planes"] == [[1]]
     np.testing.assert_array_equal(labels.scale, (5, 1, 1))
+    viewer.dims.set_current_step(0, 2)
+    click_and_wait(qtbot, widget)
+    assert labels.data[1].all() and labels.data[2].all() and not labels.data[0].any()
+    assert labels.metadata["napari_dsp"]["planes"] == [[1], [2]]
 
     widget.all_slices.value = True
     click_and_wait(qtbot, widget)
@@ -392,7 +396,7 @@ def test_menu_entries(viewer):
             yield from entries(action.menu(), text + " > ") if action.menu() else [text]
 
     bar = viewer.window._qt_window.menuBar()  # napari has no public API to read its menus
-    items = {item for action in bar.actions() if action.menu() for item in entries(action.menu(), "")}
+    items = set(entries(bar, ""))
     for name in ["Segment", "Deep Segmentation Prior", "KMeans segmentation", "Backprop segmentation"]:
         assert f"Layers > Segment > {name} (Deep Segmentation Prior)" in items
         assert f"Plugins > Deep Segmentation Prior > {name} (Deep Segmentation Prior)" in items

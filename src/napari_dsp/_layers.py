@@ -182,6 +182,10 @@ class OutputLayer:
         self.layer = find_output(viewer, source.name, kind)
         self._created = self.layer is None
         self._backup = None if self.layer is None else (self.layer.data, dict(self.layer.metadata))
+        # planes of earlier slice-by-slice runs that this run keeps
+        earlier = dsp_metadata(self.layer).get("planes") if self.layer is not None else None
+        same_shape = self.layer is not None and tuple(self.layer.data.shape) == self.shape
+        self._earlier_planes = earlier if same_shape and isinstance(earlier, list) else []
 
     def _metadata(self, **extra) -> dict:
         return {METADATA_KEY: {"kind": self.kind, "source": self.source.name, **extra}}
@@ -210,11 +214,14 @@ class OutputLayer:
             self.layer = self._add(data)
             return
         data = self.layer.data
-        if index == () or tuple(data.shape) != self.shape or not isinstance(data, np.ndarray):
-            data = np.zeros(self.shape, self.dtype) if index != () else plane
-        elif self._backup is not None and data is self._backup[0]:
-            data = data.copy()
-        data[index] = plane
+        if index == ():
+            data = plane
+        else:
+            if tuple(data.shape) != self.shape or not isinstance(data, np.ndarray):
+                data = np.zeros(self.shape, self.dtype)
+            elif self._backup is not None and data is self._backup[0]:
+                data = data.copy()  # the backup keeps the earlier planes for rollback
+            data[index] = plane
         self.layer.data = data
         if self.kind == PRIOR:
             self.layer.contrast_limits = self.source.contrast_limits
@@ -223,7 +230,11 @@ class OutputLayer:
         """Record the run's parameters and which planes it computed."""
         if self.layer is None:
             return
-        done = "all" if len(indices) > 1 or indices == [()] else [list(i) for i in indices]
+        if len(indices) > 1 or indices == [()]:
+            done = "all"
+        else:
+            done = sorted({tuple(i) for i in self._earlier_planes} | set(indices))
+            done = [list(i) for i in done]
         self.layer.metadata = self._metadata(parameters=dict(parameters), planes=done, complete=True)
         self.layer.refresh()
 

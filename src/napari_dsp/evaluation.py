@@ -92,6 +92,15 @@ class BenchmarkJob:
         return "prior" in self.settings
 
 
+def _merge(name, given, defaults, allowed=None):
+    """`defaults` updated with the entries of `given` that are not None; unknown keys raise."""
+    allowed = sorted(defaults if allowed is None else allowed)
+    unknown = sorted(set(given or {}) - set(allowed))
+    if unknown:
+        raise ValueError(f"unknown {name} option(s) {unknown}; use {allowed}")
+    return {**defaults, **{k: v for k, v in (given or {}).items() if v is not None}}
+
+
 def plan_jobs(
     task, *, methods=None, clusters=(2, 3, 4, 5, 6), window=7, prior=None, backprop=None, kmeans=None, seed=0,
 ):
@@ -137,6 +146,8 @@ def plan_jobs(
     >>> [job.method for job in plan_jobs("multiclass", methods=["kmeans-prior"], clusters=[2, 3])]
     ['kmeans-prior-k2', 'kmeans-prior-k3']
     """
+    if task not in PRIOR_DEFAULTS:
+        raise ValueError(f"task={task!r} is not one of {', '.join(PRIOR_DEFAULTS)}; use Dataset.task")
     allowed = _FOREGROUND_FAMILIES if task == "foreground" else FAMILIES
     methods = list(allowed if methods is None else methods)
     unknown = [m for m in methods if m not in FAMILIES]
@@ -152,20 +163,11 @@ def plan_jobs(
     if task == "multiclass" and (not clusters or min(clusters) < 1):
         raise ValueError(f"clusters={clusters} must be one or more positive numbers of classes")
     iterations, restarts = PRIOR_DEFAULTS[task]
-    prior_settings = {"iterations": iterations, "restarts": restarts, "learning_rate": 0.01, "seed": seed}
-    unknown = set(prior or {}) - set(prior_settings)
-    if unknown:
-        raise ValueError(f"unknown prior option(s) {sorted(unknown)}; use {sorted(prior_settings)}")
-    prior_settings.update({k: v for k, v in (prior or {}).items() if v is not None})
-    backprop_settings = dict(_BACKPROP_DEFAULTS)
-    unknown = set(backprop or {}) - set(backprop_settings)
-    if unknown:
-        raise ValueError(f"unknown backprop option(s) {sorted(unknown)}; use {sorted(backprop_settings)}")
-    backprop_settings.update({k: v for k, v in (backprop or {}).items() if v is not None})
-    unknown = set(kmeans or {}) - {"max_samples", "n_init"}
-    if unknown:
-        raise ValueError(f"unknown kmeans option(s) {sorted(unknown)}; use ['max_samples', 'n_init']")
-    kmeans_settings = {k: v for k, v in (kmeans or {}).items() if v is not None}
+    prior_settings = _merge("prior", prior, {"iterations": iterations, "restarts": restarts,
+                                             "learning_rate": 0.01, "seed": seed})
+    backprop_settings = _merge("backprop", backprop, _BACKPROP_DEFAULTS)
+    # No defaults here: unset KMeans options stay out of the settings (and the resume keys).
+    kmeans_settings = _merge("kmeans", kmeans, {}, allowed=("max_samples", "n_init"))
 
     jobs = []
     for family in methods:

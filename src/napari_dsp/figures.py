@@ -10,7 +10,7 @@ backend for new figures, so importing this module costs nothing.
 import numpy as np
 
 from ._image import normalize_channel_axis, prepare_image
-from .metrics import variation_of_information
+from .metrics import boundary_irregularity, variation_of_information
 from .spectrum import compare_spectra
 
 __all__ = ["draw_spectrum", "slic_figure", "spectrum_figure", "window_figure"]
@@ -193,10 +193,9 @@ def _slic(chw, n_segments, compactness):
 def slic_figure(image, prior, *, n_segments=1000, compactness=10, channel_axis=None, figure=None):
     """The paper's figure 9: SLIC superpixel boundaries on the image and on its prior.
 
-    Titles give the boundary irregularity: the number of boundary pixels
-    divided by ``sqrt(superpixels * pixels)``, which is about 2 to 3 for
-    compact superpixels whatever their number and grows when boundaries
-    wander along texture and noise.
+    Titles give the boundary irregularity (`napari_dsp.metrics.boundary_irregularity`):
+    about 2 to 3 for compact superpixels whatever their number, larger when
+    boundaries wander along texture and noise.
 
     Parameters
     ----------
@@ -215,7 +214,7 @@ def slic_figure(image, prior, *, n_segments=1000, compactness=10, channel_axis=N
     -------
     matplotlib.figure.Figure
     """
-    from skimage.segmentation import find_boundaries, mark_boundaries
+    from skimage.segmentation import mark_boundaries
 
     if prior is None:
         raise ValueError("the SLIC comparison needs the prior; compute it with deep_segmentation_prior")
@@ -230,8 +229,7 @@ def slic_figure(image, prior, *, n_segments=1000, compactness=10, channel_axis=N
         scaled = _displayable(source, reference)
         chw = scaled[np.newaxis] if scaled.ndim == 2 else np.moveaxis(scaled, -1, 0)
         segments = _slic(chw, n_segments, compactness)
-        boundary = np.count_nonzero(find_boundaries(segments, mode="inner"))
-        irregularity = boundary / np.sqrt(segments.max() * segments.size)
+        irregularity = boundary_irregularity(segments)
         rgb = shown if shown.ndim == 3 else np.repeat(shown[..., np.newaxis], 3, axis=-1)
         _show(ax, mark_boundaries(rgb, segments, color=(1, 1, 0)),
               f"SLIC on the {name}: {segments.max()} superpixels,\nboundary irregularity {irregularity:.2f}")
