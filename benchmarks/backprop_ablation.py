@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from skimage.transform import rescale, resize
 
 from napari_dsp.backprop import backprop_segmentation
@@ -129,10 +128,13 @@ def main(argv=None):
     parser.add_argument("--max-iterations", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache", default="/tmp/napari-dsp-priors", help="folder for the cached priors")
+    parser.add_argument("--settings", nargs="+", choices=list(SETTINGS), default=list(SETTINGS), metavar="NAME",
+                        help=f"settings to run (default: all): {'; '.join(SETTINGS)}")
     parser.add_argument("--out", help="Markdown file to write (default: print)")
     args = parser.parse_args(argv)
     dataset = load_dataset("bsds500", args.root, limit=args.images)
-    rows = list(run(dataset, SETTINGS, scale=args.scale, prior_scale=args.prior_scale, n_features=args.n_features,
+    settings = {name: SETTINGS[name] for name in args.settings}
+    rows = list(run(dataset, settings, scale=args.scale, prior_scale=args.prior_scale, n_features=args.n_features,
                     max_iterations=args.max_iterations, seed=args.seed, cache=args.cache, log=sys.stderr))
     blank = [dfc_score(np.ones(sample.truths[0].shape, np.int32), sample.truths).all for sample in dataset]
     text = report(rows, blank, args, "python " + " ".join(sys.argv))

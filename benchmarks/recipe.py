@@ -123,12 +123,17 @@ def plain_kmeans(prior, seed):
 # --------------------------------------------------------------------------
 
 
+def cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_config(config, size, seed, out_path):
     """Run one configuration in this process; write its labels; return timings."""
     image = sample_image(size)
     if config == "plain":
         plain_prior(image[:32, :32], seed)  # warm-up: torch's first-call set-up is not the recipe
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), cpu_seconds()
         prior = plain_prior(image, seed)
         middle = time.perf_counter()
         labels = plain_kmeans(prior, seed)
@@ -140,16 +145,18 @@ def run_config(config, size, seed, out_path):
 
         device = str(resolve_device(None))
         deep_segmentation_prior(image[:32, :32], channel_axis=-1, iterations=2, restarts=2, seed=seed)
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), cpu_seconds()
         prior = deep_segmentation_prior(
             image, channel_axis=-1, iterations=ITERATIONS, restarts=RESTARTS, seed=seed
         )
         middle = time.perf_counter()
         labels = kmeans_segmentation(prior, CLUSTERS, window=WINDOW, channel_axis=-1, seed=seed)
-    end = time.perf_counter()
+    end, cpu = time.perf_counter(), cpu_seconds() - cpu_start
     np.savez(out_path, labels=np.asarray(labels), prior=np.asarray(prior, dtype=np.float32))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    result = dict(prior_s=middle - start, kmeans_s=end - middle, total_s=end - start, peak_mb=peak_mb, device=device)
+    result = dict(
+        prior_s=middle - start, kmeans_s=end - middle, total_s=end - start, cpu_s=cpu, peak_mb=peak_mb, device=device
+    )
     try:
         import torch
 
@@ -172,10 +179,10 @@ def agreement(a, b):
     return confusion[rows, cols].sum() / a.size
 
 
-def spawn(config, size, seed, workdir):
+def spawn(config, size, seed, workdir, env):
     out_path = os.path.join(workdir, f"{config}-{size}-{seed}.npz")
     command = [sys.executable, __file__, "--worker", config, "--sizes", str(size), "--seed", str(seed), "--labels", out_path]
-    done = subprocess.run(command, check=True, capture_output=True, text=True)
+    done = subprocess.run(command, check=True, capture_output=True, text=True, env=env)
     result = json.loads(done.stdout.strip().splitlines()[-1])
     with np.load(out_path) as saved:
         result.update(labels=saved["labels"], prior=saved["prior"])
@@ -188,6 +195,9 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-plain-above", type=int, default=None, metavar="PX",
                         help="run only the package at sizes above PX (the plain 1024 px run takes minutes)")
+    parser.add_argument("--omp-passive", action="store_true",
+                        help="run both configurations with OMP_WAIT_POLICY=PASSIVE: on a machine busy with other "
+                             "work, OpenMP threads spinning at barriers can make multi-threaded torch many times slower")
     parser.add_argument("--worker", choices=["plain", "package"], help=argparse.SUPPRESS)
     parser.add_argument("--labels", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -197,21 +207,24 @@ def main(argv=None):
 
     import torch
 
+    env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE") if args.omp_passive else None
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, "
-          f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+          f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+          + (", OMP_WAIT_POLICY=PASSIVE" if args.omp_passive else ""))
     print(f"recipe: {RESTARTS} restarts x {ITERATIONS} iterations + {WINDOW}x{WINDOW} KMeans (k={CLUSTERS})\n")
-    print("| size | config | device | prior s | KMeans s | total s | speed-up | peak RSS MB "
+    print("| size | config | device | prior s | KMeans s | total s | speed-up | CPU s | peak RSS MB "
           "| agreement with plain | same KMeans | package seed-to-seed |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     with tempfile.TemporaryDirectory() as workdir:
         for size in args.sizes:
             plain = None
             if args.skip_plain_above is None or size <= args.skip_plain_above:
-                plain = spawn("plain", size, args.seed, workdir)
+                plain = spawn("plain", size, args.seed, workdir, env)
                 print(f"| {size} | plain | cpu | {plain['prior_s']:.1f} | {plain['kmeans_s']:.1f} | "
-                      f"{plain['total_s']:.1f} | 1.00 | {plain['peak_mb']:.0f} | | | |", flush=True)
-            package = spawn("package", size, args.seed, workdir)
-            other = spawn("package", size, args.seed + 1, workdir)
+                      f"{plain['total_s']:.1f} | 1.00 | {plain['cpu_s']:.1f} | {plain['peak_mb']:.0f} | | | |",
+                      flush=True)
+            package = spawn("package", size, args.seed, workdir, env)
+            other = spawn("package", size, args.seed + 1, workdir, env)
             speedup = f"{plain['total_s'] / package['total_s']:.2f}" if plain else ""
             versus_plain = same_kmeans = ""
             if plain:
@@ -224,7 +237,7 @@ def main(argv=None):
             if "gpu_peak_mb" in package:
                 peak += f" (GPU {package['gpu_peak_mb']:.0f})"
             print(f"| {size} | package | {package['device']} | {package['prior_s']:.1f} | {package['kmeans_s']:.1f} | "
-                  f"{package['total_s']:.2f} | {speedup} | {peak} | {versus_plain} | {same_kmeans} | "
+                  f"{package['total_s']:.2f} | {speedup} | {package['cpu_s']:.1f} | {peak} | {versus_plain} | {same_kmeans} | "
                   f"{agreement(package['labels'], other['labels']):.2%} |", flush=True)
 
 

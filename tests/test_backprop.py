@@ -14,6 +14,7 @@ from napari_dsp._schedules import StopRule, cosine_restart_lr, warmup_lr
 from napari_dsp.backprop import (
     _vote,
     backprop_segmentation,
+    check_backprop_options,
     estimate_backprop_bytes,
     estimate_backprop_seconds,
 )
@@ -229,3 +230,46 @@ def test_memory_and_time_estimates():
     assert half == pytest.approx(full / 4 + 100 * 2000 * 3000 * 4)
     seconds = estimate_backprop_seconds((40, 40), n_features=8, max_iterations=10, warmup=0, sample_pixels=400)
     assert np.isfinite(seconds) and seconds > 0
+
+
+def test_options_can_be_checked_before_any_work():
+    check_backprop_options((30, 40, 3), channel_axis=-1, scale=0.5, scribbles=np.zeros((30, 40), int))
+    with pytest.raises(TypeError, match="n_segment"):
+        check_backprop_options((30, 40, 3), channel_axis=-1, n_segment=100)
+    with pytest.raises(ValueError, match="guide has shape"):
+        check_backprop_options((30, 40, 3), channel_axis=-1, guide_shape=(30, 40))
+    with pytest.raises(MemoryError):
+        check_backprop_options((30, 40, 3), channel_axis=-1, memory_limit=1000)
+
+
+def test_pipeline_runs_the_prior_then_backprop_and_checks_options_first():
+    from napari_dsp.pipeline import segment
+
+    image = _textured((20, 26))
+    stages = []
+    result = segment(image, method="backprop", channel_axis=-1, iterations=2, restarts=1, seed=0,
+                     callback=lambda p: stages.append(p.stage), backprop_options=dict(FAST))
+
+    assert result.labels.shape == (20, 26) and result.labels.min() == 1
+    assert result.prior.shape == image.shape
+    assert stages == ["prior"] * 2 + ["backprop"] * (FAST["warmup"] + FAST["max_iterations"])
+    assert result.parameters["backprop"]["n_features"] == FAST["n_features"]
+    assert result.parameters["backprop"]["min_labels"] == 3
+    with pytest.raises(ValueError, match="scale"):
+        segment(image, method="backprop", channel_axis=-1, backprop_options={"scale": 2},
+                callback=lambda p: pytest.fail("the prior ran before the options were checked"))
+
+
+def test_cli_segments_with_backprop(tmp_path):
+    import imageio.v3 as iio
+
+    from napari_dsp.cli import main
+
+    iio.imwrite(tmp_path / "tiny.png", (_textured((24, 28)) * 255).astype(np.uint8))
+    status = main(["segment", str(tmp_path / "tiny.png"), "--method", "backprop", "--iterations", "2",
+                   "--restarts", "1", "--max-iterations", "3", "--n-features", "8", "--scale", "0.5",
+                   "--seed", "0", "--out", str(tmp_path / "out")])
+
+    assert status == 0
+    labels = iio.imread(tmp_path / "out" / "tiny_labels.tif")
+    assert labels.shape == (24, 28) and labels.min() >= 1

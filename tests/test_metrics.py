@@ -5,6 +5,8 @@ from sklearn.metrics import mutual_info_score, rand_score
 from napari_dsp.metrics import (
     best_assignment_iou,
     best_iou_per_segment,
+    boundary_irregularity,
+    boundary_recall,
     dfc_score,
     foreground_iou,
     probabilistic_rand_index,
@@ -144,3 +146,25 @@ def test_invalid_inputs_say_what_is_wrong():
         foreground_iou(np.ones((3, 3)), np.ones((3, 3), int))
     with pytest.raises(ValueError, match="at least one"):
         segmentation_covering(np.ones((3, 3), int), [])
+
+
+def test_boundary_irregularity_is_scale_free_and_grows_with_wiggles():
+    coarse_grid = np.kron(np.arange(16).reshape(4, 4), np.ones((16, 16), int))
+    fine_grid = np.kron(np.arange(64).reshape(8, 8), np.ones((8, 8), int))
+    assert boundary_irregularity(coarse_grid) == pytest.approx(boundary_irregularity(fine_grid), rel=0.2)
+    wiggly = coarse_grid.copy()
+    rng = np.random.default_rng(0)
+    flips = rng.random(wiggly.shape) < 0.1
+    wiggly[flips] = np.roll(coarse_grid, 1, axis=1)[flips]
+    assert boundary_irregularity(wiggly) > 1.5 * boundary_irregularity(coarse_grid)
+    assert boundary_irregularity(np.ones((5, 5), int)) == 0.0
+
+
+def test_boundary_recall_counts_true_edges_within_the_tolerance():
+    truth = stripes(2, shape=(6, 12))  # boundary pixels: columns 5 and 6
+    shifted = np.ones_like(truth)
+    shifted[:, 9:] = 2  # boundary pixels: columns 8 and 9
+    assert boundary_recall(truth, truth, tolerance=0) == 1.0
+    assert boundary_recall(shifted, truth, tolerance=1) == 0.0
+    assert boundary_recall(shifted, truth, tolerance=3) == 1.0
+    assert boundary_recall(shifted, np.ones_like(truth)) == 1.0

@@ -8,6 +8,7 @@ Kanezaki and Tanaka 2020) replaces the superpixels by a spatial-continuity loss
 and accepts user scribbles; both are options of one function here.
 """
 
+import inspect
 import math
 import time
 
@@ -23,7 +24,13 @@ from ._image import normalize_channel_axis, prepare_image
 from ._schedules import StopRule, cosine_restart_lr, warmup_lr
 from .progress import Progress, report
 
-__all__ = ["SegmentationNet", "backprop_segmentation", "estimate_backprop_bytes", "estimate_backprop_seconds"]
+__all__ = [
+    "SegmentationNet",
+    "backprop_segmentation",
+    "check_backprop_options",
+    "estimate_backprop_bytes",
+    "estimate_backprop_seconds",
+]
 
 SCRIBBLE_WEIGHT = 0.5
 STABILISATION_ITERATIONS = 50
@@ -88,7 +95,6 @@ class SegmentationNet(nn.Module):
 def _check_int(name, value, low):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
         raise ValueError(f"{name}={value!r} must be an integer >= {low}")
-    return int(value)
 
 
 def _check_scribbles(scribbles, spatial_shape):
@@ -155,6 +161,87 @@ def estimate_backprop_bytes(shape, *, channel_axis=None, n_features=100, n_conv=
     if scale < 1:
         total += n_features * spatial[0] * spatial[1] * 4
     return int(total)
+
+
+def _validate(shape, channel_axis, *, guide_shape, scribbles, n_segments, compactness, n_features, n_conv,
+              learning_rate, max_iterations, min_labels, warmup, continuity, scale, precision, memory_limit):
+    """Check every option of `backprop_segmentation` for an image of `shape` (already validated).
+
+    Returns the scribbles as int64 (or None) and the scribbled classes.
+    """
+    spatial_shape = tuple(n for axis, n in enumerate(shape) if axis != channel_axis)
+    for name, value, low in (("n_segments", n_segments, 1), ("n_features", n_features, 2), ("n_conv", n_conv, 1),
+                             ("max_iterations", max_iterations, 1), ("min_labels", min_labels, 1),
+                             ("warmup", warmup, 0)):
+        _check_int(name, value, low)
+    for name, value in (("compactness", compactness), ("learning_rate", learning_rate)):
+        if not value > 0:
+            raise ValueError(f"{name}={value!r} must be positive")
+    if not continuity >= 0:
+        raise ValueError(f"continuity={continuity!r} must be >= 0 (0 uses superpixels)")
+    if not 0 < scale <= 1:
+        raise ValueError(f"scale={scale!r} must be in (0, 1]; 1 fits at full resolution, 0.5 at half")
+    if precision not in _PRECISIONS:
+        raise ValueError(f"precision={precision!r} is not one of {sorted(_PRECISIONS)}")
+    if guide_shape is not None and tuple(guide_shape) != tuple(shape):
+        raise ValueError(
+            f"guide has shape {tuple(guide_shape)} but the image has shape {tuple(shape)}; "
+            "pass the prior computed from this image (same shape and channel_axis) or guide=None"
+        )
+    scribbles, classes = _check_scribbles(scribbles, spatial_shape)
+    if classes.size > n_features:
+        raise ValueError(f"{classes.size} scribble classes but only n_features={n_features} labels; raise n_features")
+    needed = estimate_backprop_bytes(shape, channel_axis=channel_axis, n_features=n_features, n_conv=n_conv,
+                                     scale=scale, continuity=continuity)
+    if needed > memory_limit:
+        raise MemoryError(
+            f"segmenting {spatial_shape[0]} x {spatial_shape[1]} pixels with n_features={n_features} at "
+            f"scale={scale} needs about {needed / 2**30:.1f} GiB, above memory_limit={memory_limit / 2**30:.1f} GiB; "
+            "pass a smaller scale (cost falls with its square), fewer n_features, or a larger memory_limit"
+        )
+    return scribbles, classes
+
+
+def check_backprop_options(shape, *, channel_axis=None, guide_shape=None, **options):
+    """Validate options of `backprop_segmentation` for an image of `shape` without running it.
+
+    For callers that compute the guide first (the pipeline, the widgets), so
+    that a bad option fails before minutes of work rather than after.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The image's shape, channel axis included.
+    channel_axis : int or None, optional
+        Axis of `shape` that holds the channels.
+    guide_shape : tuple of int, optional
+        Shape of the guide that will be passed, if any.
+    **options
+        Keyword arguments of `backprop_segmentation`.
+
+    Raises
+    ------
+    TypeError
+        If an option is not a keyword of `backprop_segmentation`.
+    ValueError, MemoryError
+        As `backprop_segmentation` would raise them.
+
+    Examples
+    --------
+    >>> check_backprop_options((321, 481, 3), channel_axis=-1, scale=0.5)
+    >>> check_backprop_options((321, 481, 3), channel_axis=-1, scale=2)
+    Traceback (most recent call last):
+    ...
+    ValueError: scale=2 must be in (0, 1]; 1 fits at full resolution, 0.5 at half
+    """
+    parameters = inspect.signature(backprop_segmentation).parameters
+    unknown = sorted(set(options) - (set(parameters) - {"image"}))
+    if unknown:
+        raise TypeError(f"backprop_segmentation has no option {', '.join(map(repr, unknown))}")
+    channel_axis = normalize_channel_axis(np.broadcast_to(np.uint8(0), shape), channel_axis)
+    values = {name: options.get(name, parameter.default) for name, parameter in parameters.items()
+              if name not in ("image", "guide", "channel_axis", "cosine_restarts", "device", "seed", "callback")}
+    _validate(tuple(shape), channel_axis, guide_shape=guide_shape, **values)
 
 
 def _superpixels(guide_chw, n_segments, compactness):
@@ -369,39 +456,15 @@ def backprop_segmentation(
     """
     scaled = prepare_image(image, channel_axis, min_size=2)
     spatial_shape = scaled.spatial_shape
-    n_segments = _check_int("n_segments", n_segments, 1)
-    n_features = _check_int("n_features", n_features, 2)
-    n_conv = _check_int("n_conv", n_conv, 1)
-    max_iterations = _check_int("max_iterations", max_iterations, 1)
-    min_labels = _check_int("min_labels", min_labels, 1)
-    warmup = _check_int("warmup", warmup, 0)
-    for name, value in (("compactness", compactness), ("learning_rate", learning_rate)):
-        if not value > 0:
-            raise ValueError(f"{name}={value!r} must be positive")
-    if not continuity >= 0:
-        raise ValueError(f"continuity={continuity!r} must be >= 0 (0 uses superpixels)")
-    if not 0 < scale <= 1:
-        raise ValueError(f"scale={scale!r} must be in (0, 1]; 1 fits at full resolution, 0.5 at half")
-    if precision not in _PRECISIONS:
-        raise ValueError(f"precision={precision!r} is not one of {sorted(_PRECISIONS)}")
-    if guide is not None and np.shape(guide) != scaled.shape:
-        raise ValueError(
-            f"guide has shape {np.shape(guide)} but the image has shape {scaled.shape}; "
-            "pass the prior computed from this image (same shape and channel_axis) or guide=None"
-        )
-    scribbles, classes = _check_scribbles(scribbles, spatial_shape)
-    if classes.size > n_features:
-        raise ValueError(f"{classes.size} scribble classes but only n_features={n_features} labels; raise n_features")
-    if classes.size:
-        min_labels = int(classes.size)
-    needed = estimate_backprop_bytes(scaled.data.shape, channel_axis=0, n_features=n_features, n_conv=n_conv,
-                                     scale=scale, continuity=continuity)
-    if needed > memory_limit:
-        raise MemoryError(
-            f"segmenting {spatial_shape[0]} x {spatial_shape[1]} pixels with n_features={n_features} at "
-            f"scale={scale} needs about {needed / 2**30:.1f} GiB, above memory_limit={memory_limit / 2**30:.1f} GiB; "
-            "pass a smaller scale (cost falls with its square), fewer n_features, or a larger memory_limit"
-        )
+    scribbles, classes = _validate(
+        scaled.shape, scaled.channel_axis, guide_shape=None if guide is None else np.shape(guide),
+        scribbles=scribbles, n_segments=n_segments, compactness=compactness, n_features=n_features, n_conv=n_conv,
+        learning_rate=learning_rate, max_iterations=max_iterations, min_labels=min_labels, warmup=warmup,
+        continuity=continuity, scale=scale, precision=precision, memory_limit=memory_limit,
+    )
+    n_segments, n_features, n_conv, max_iterations, warmup = map(int, (n_segments, n_features, n_conv,
+                                                                      max_iterations, warmup))
+    min_labels = int(classes.size) if classes.size else int(min_labels)
     device = resolve_device(device)
     autocast_dtype = _PRECISIONS[precision]
 

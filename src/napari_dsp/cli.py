@@ -80,7 +80,8 @@ def _add_segment(subparsers):
         "segment",
         help="compute the prior of an image and segment it",
         description=(
-            "Fit the Deep Segmentation Prior to one image and cluster it with window KMeans. "
+            "Fit the Deep Segmentation Prior to one image and segment it: window KMeans, or the "
+            "self-trained CNN of the paper's section 5 (--method backprop). "
             "Writes the prior and the labels (TIFF and PNG), an overlay PNG and the parameters "
             "(JSON) to --out."
         ),
@@ -89,17 +90,23 @@ def _add_segment(subparsers):
     source.add_argument("input", nargs="?", help="PNG, JPEG or TIFF image (2-D grayscale or RGB)")
     source.add_argument("--sample", choices=sorted(SAMPLES), help="use a bundled sample photograph instead")
     parser.add_argument(
-        "--method", choices=("kmeans", "foreground"), default="kmeans",
-        help="kmeans: K classes labelled 1..K; foreground: 0 background, 1 foreground (default: kmeans)",
+        "--method", choices=("kmeans", "foreground", "backprop"), default="kmeans",
+        help="kmeans: K classes labelled 1..K; foreground: 0 background, 1 foreground; backprop: an unknown "
+             "number of classes by a self-trained CNN guided by SLIC on the prior (default: kmeans)",
     )
     parser.add_argument("--k", type=int, default=2, dest="n_clusters", help="number of classes for kmeans (default: 2)")
     parser.add_argument("--window", type=int, default=7, help="odd KMeans window side in pixels (default: 7)")
     parser.add_argument("--iterations", type=int, help="prior training iterations per network (default: 50)")
     parser.add_argument("--restarts", type=int, help="networks whose median is the prior (default: 11)")
     parser.add_argument("--seed", type=int, help="random seed, for a reproducible result")
+    backprop = parser.add_argument_group("backprop options (paper defaults; see napari_dsp.backprop)")
+    backprop.add_argument("--max-iterations", type=int, default=1000, help="most CNN iterations after the 100 warm-up ones (default: 1000)")
+    backprop.add_argument("--scale", type=float, default=1.0,
+                          help="fit the CNN at this fraction of the image size, e.g. 0.5 (4x faster on CPU)")
+    backprop.add_argument("--n-features", type=int, default=100, help="CNN channels, the most labels (default: 100)")
     parser.add_argument(
         "--device", choices=("auto", "cpu", "cuda", "mps"), default="auto",
-        help="torch device for the prior (default: auto, the best available)",
+        help="torch device for the networks (default: auto, the best available)",
     )
     parser.add_argument("--out", type=Path, default=Path("dsp-output"), help="output folder (default: dsp-output)")
     parser.set_defaults(run=_run_segment)
@@ -119,19 +126,24 @@ def _run_segment(args):
     bars = []
 
     def show(progress):
-        # Created on the first step, so that an option rejected up front prints only its error line.
-        if not bars:
+        # Created on the first step, so that an option rejected up front prints only its error line;
+        # one bar per stage (the backprop stage may stop before its total).
+        if not bars or bars[-1].desc != progress.stage:
+            for bar in bars:
+                bar.close()
             bars.append(tqdm(total=progress.total, desc=progress.stage, unit="it", file=sys.stderr, dynamic_ncols=True))
-        bars[0].set_postfix(loss=f"{progress.loss:.4f}", refresh=False)
-        bars[0].update(progress.step - bars[0].n)
+        bars[-1].set_postfix(loss=f"{progress.loss:.4f}", refresh=False)
+        bars[-1].update(progress.step - bars[-1].n)
         if progress.step == progress.total:
-            bars[0].close()
+            bars[-1].close()
 
     try:
         result = segment(
             image, method=args.method, n_clusters=args.n_clusters, window=args.window,
             iterations=args.iterations, restarts=args.restarts, channel_axis=channel_axis,
             device=None if args.device == "auto" else args.device, seed=args.seed, callback=show,
+            backprop_options=dict(max_iterations=args.max_iterations, scale=args.scale, n_features=args.n_features)
+            if args.method == "backprop" else None,
         )
     finally:
         for bar in bars:

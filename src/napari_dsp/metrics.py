@@ -429,7 +429,7 @@ def boundary_irregularity(labels) -> float:
     --------
     >>> grid = np.kron(np.arange(16).reshape(4, 4), np.ones((8, 8), int))
     >>> round(boundary_irregularity(grid), 2)
-    1.88
+    2.6
     """
     from skimage.segmentation import find_boundaries
 

@@ -1,21 +1,25 @@
 """The whole recipe in one call: the Deep Segmentation Prior, then a segmenter on it."""
 
+import inspect
 from dataclasses import dataclass
 
 import numpy as np
 
 from ._device import resolve_device
 from ._image import normalize_channel_axis
+from .backprop import backprop_segmentation, check_backprop_options
 from .kmeans import check_parameters, foreground_background, kmeans_segmentation
 from .prior import deep_segmentation_prior
 
 __all__ = ["METHODS", "Segmentation", "segment"]
 
-METHODS = ("kmeans", "foreground")
+METHODS = ("kmeans", "foreground", "backprop")
 """Segmenters `segment` can run on the prior."""
 
 # (iterations, restarts) of the prior per method, from the paper's recipes.
-_PRIOR_DEFAULTS = {"kmeans": (50, 11), "foreground": (50, 11)}
+_PRIOR_DEFAULTS = {"kmeans": (50, 11), "foreground": (50, 11), "backprop": (100, 10)}
+# Options of backprop_segmentation that the pipeline sets itself.
+_BACKPROP_OWN = ("image", "guide", "channel_axis", "device", "seed", "callback")
 
 
 @dataclass(frozen=True, eq=False)  # arrays have no single truth value to compare by
@@ -52,6 +56,7 @@ def segment(
     device=None,
     seed=None,
     callback=None,
+    backprop_options=None,
 ):
     """Compute the Deep Segmentation Prior of an image and segment it.
 
@@ -59,17 +64,21 @@ def segment(
     ----------
     image : (M, N[, C]) array_like
         The image; any integer or float dtype.
-    method : {"kmeans", "foreground"}, optional
+    method : {"kmeans", "foreground", "backprop"}, optional
         ``"kmeans"``: `n_clusters` classes by window KMeans on the prior
         (`kmeans_segmentation`). ``"foreground"``: foreground/background
-        split of the prior (`foreground_background`).
+        split of the prior (`foreground_background`). ``"backprop"``: an
+        unknown number of classes by self-training a CNN with SLIC
+        superpixels computed on the prior (`backprop_segmentation`, the
+        paper's section 5; prior 100 iterations, 10 restarts by default).
     n_clusters : int, optional
         Number of classes for ``"kmeans"``; ignored by ``"foreground"``.
     window : int, optional
         Odd side of the pixel window the KMeans features are taken from.
     iterations, restarts : int or None, optional
         Training iterations per network and number of networks whose
-        median is the prior. None takes the paper's recipe: 50 and 11.
+        median is the prior. None takes the paper's recipe: 50 and 11
+        (100 and 10 for ``"backprop"``).
     channel_axis : int or None, optional
         Axis of `image` holding the channels; None for grayscale.
     device : str or None, optional
@@ -79,7 +88,12 @@ def segment(
         Seed of the prior's networks and of the clustering.
     callback : callable or None, optional
         Called with a `napari_dsp.progress.Progress` after every iteration
-        of the prior (``stage="prior"``); returning ``False`` cancels.
+        of the prior (``stage="prior"``), then of the backprop segmenter
+        (``stage="backprop"``); returning ``False`` cancels.
+    backprop_options : dict, optional
+        Further keyword arguments of `backprop_segmentation` for
+        ``"backprop"`` (e.g. ``{"scale": 0.5, "max_iterations": 300}``);
+        checked before the prior is computed.
 
     Returns
     -------
@@ -108,12 +122,19 @@ def segment(
     >>> result.labels.shape  # doctest: +SKIP
     (50, 75)
     """
+    backprop_options = dict(backprop_options or {})
     if method not in METHODS:
         raise ValueError(f"method={method!r} is unknown; choose one of {', '.join(map(repr, METHODS))}")
     array = np.asarray(image)
     channel_axis = normalize_channel_axis(array, channel_axis)
     spatial_shape = tuple(size for axis, size in enumerate(array.shape) if axis != channel_axis)
-    check_parameters(spatial_shape, n_clusters if method == "kmeans" else 2, window)
+    if method == "backprop":
+        reserved = sorted(set(backprop_options) & set(_BACKPROP_OWN))
+        if reserved:
+            raise ValueError(f"backprop_options may not set {', '.join(reserved)}: segment passes them itself")
+        check_backprop_options(array.shape, channel_axis=channel_axis, guide_shape=array.shape, **backprop_options)
+    else:
+        check_parameters(spatial_shape, n_clusters if method == "kmeans" else 2, window)
     default_iterations, default_restarts = _PRIOR_DEFAULTS[method]
     iterations = default_iterations if iterations is None else iterations
     restarts = default_restarts if restarts is None else restarts
@@ -132,9 +153,24 @@ def segment(
         "device": device,
         "seed": seed,
     }
-    if method == "foreground":
+    if method == "backprop":
+        del parameters["window"]
+        labels = backprop_segmentation(array, guide=prior, channel_axis=channel_axis, device=device, seed=seed,
+                                       callback=callback, **backprop_options)
+        parameters["backprop"] = _backprop_parameters(backprop_options)
+    elif method == "foreground":
         labels = foreground_background(prior, window=window, channel_axis=channel_axis, seed=seed)
     else:
         labels = kmeans_segmentation(prior, n_clusters, window=window, channel_axis=channel_axis, seed=seed)
         parameters["n_clusters"] = n_clusters
     return Segmentation(prior, labels, parameters)
+
+
+def _backprop_parameters(options):
+    """The backprop options in effect, defaults filled in; scribbles recorded as their count of pixels."""
+    signature = inspect.signature(backprop_segmentation).parameters
+    values = {name: options.get(name, parameter.default) for name, parameter in signature.items()
+              if name not in _BACKPROP_OWN}
+    scribbles = values.pop("scribbles")
+    values["scribbled_pixels"] = 0 if scribbles is None else int(np.count_nonzero(scribbles))
+    return values

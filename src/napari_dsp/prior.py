@@ -98,8 +98,6 @@ class _Fit:
         """Pixel-wise median of the restarts so far, in the input's layout and scale."""
         with self._lock:
             stacks = list(self._done.values()) + [t.cpu().numpy() for t in self._current.values()]
-        if not stacks:
-            return self.scaled.restore(self.scaled.data)
         return self.scaled.restore(np.median(np.concatenate(stacks), axis=0))
 
 
@@ -255,7 +253,7 @@ def deep_segmentation_prior(
     >>> import numpy as np
     >>> image = np.zeros((20, 30), dtype=np.uint8)
     >>> image[5:15, 10:20] = 200
-    >>> prior = deep_segmentation_prior(image, iterations=3, restarts=1, seed=0, device="cpu")
+    >>> prior = deep_segmentation_prior(image, iterations=3, restarts=2, seed=0, device="cpu")
     >>> prior.shape, prior.dtype
     ((20, 30), dtype('float32'))
     """
