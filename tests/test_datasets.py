@@ -51,6 +51,9 @@ def test_original_bsds_archive_layout_and_limit(tmp_path):
     assert load_dataset("bsds500", base).names == ["v1", "v2", "v3"]
     assert load_dataset("bsds500", base, split="test").names == ["t1"]
     assert len(load_dataset("bsds500", base, limit=2)) == 2
+    assert load_dataset("bsds500", base, offset=1, limit=1).names == ["v2"]
+    with pytest.raises(ValueError, match="skips all 3"):
+        load_dataset("bsds500", base, offset=3)
 
 
 def test_ecssd_masks_become_boolean(tmp_path):

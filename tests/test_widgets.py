@@ -115,21 +115,21 @@ def test_segment_widget_shows_prior_and_labels(viewer, qtbot):
     assert mask.metadata["napari_dsp"]["parameters"]["method"] == "foreground"
 
 
-def test_segment_widget_backprop_method(viewer, qtbot, monkeypatch):
-    from functools import partial
-
-    from napari_dsp import backprop
-
-    fast = partial(backprop.backprop_segmentation, max_iterations=3, warmup=1, n_features=8, n_segments=20)
-    monkeypatch.setattr(backprop, "backprop_segmentation", fast)  # the widget runs the paper's 1100 iterations
+def test_segment_widget_backprop_method(viewer, qtbot):
     viewer.add_image(three_regions((16, 24)), name="steps")
     widget = open_widget(viewer, "Segment")
     widget.iterations.value, widget.restarts.value = 5, 2
+    assert not widget.max_iterations.enabled
     widget.method.value = "backprop"
+    assert widget.max_iterations.enabled and not widget.n_clusters.enabled
+    widget.max_iterations.value = 3
     click_and_wait(qtbot, widget)
     labels = viewer.layers["steps backprop"].data
     assert labels.shape == (16, 24) and labels.min() >= 1
     assert viewer.layers["steps prior"].data.shape == (16, 24)
+    assert viewer.layers["steps backprop"].metadata["napari_dsp"]["parameters"]["backprop_options"] == {
+        "max_iterations": 3
+    }
 
 
 def test_segment_all_slices_of_rgb_stack(viewer, qtbot):

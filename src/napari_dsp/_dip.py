@@ -33,7 +33,8 @@ def _conv(in_channels, out_channels, kernel_size, groups, *, stride=1, bias=Fals
         kernel_size,
         stride=stride,
         padding=kernel_size // 2,
-        padding_mode="reflect",
+        # A 1x1 convolution has nothing to pad; "reflect" would still copy its input.
+        padding_mode="reflect" if kernel_size > 1 else "zeros",
         groups=groups,
         bias=bias,
     )

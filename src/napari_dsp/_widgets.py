@@ -128,7 +128,6 @@ class _DSPWidget(_ImageWidget):
         self.progress = ProgressBar(value=0, min=0, max=1, label="progress")
         self.status = Label(value="")
         self.note = Label(value="")
-        self.worker = None
         self._job = None
         self._closed = False
         self.run_button.changed.connect(self._run_clicked)
@@ -164,8 +163,8 @@ class _DSPWidget(_ImageWidget):
             self._job.cancel()
             self.status.value = "cancelling..."
 
-    def _source(self, min_size: int = 2):
-        source = _layers.image_source(self.image.value, min_size=min_size)
+    def _source(self):
+        source = _layers.image_source(self.image.value)
         indices = _layers.plane_indices(self.viewer, source, self.image.value, self.all_slices.value)
         return source, indices
 
@@ -174,7 +173,7 @@ class _DSPWidget(_ImageWidget):
         self._job = _workers.Job(len(indices), stages)
         self._set_running(True)
         self.status.value, self.note.value = "starting...", ""
-        self.worker = _workers.start(
+        _workers.start(
             task, self._job,
             on_update=partial(self._on_update, outputs),
             on_outcome=partial(self._on_outcome, outputs, parameters, indices, time.monotonic()),
@@ -529,78 +528,67 @@ class BackpropWidget(_DSPWidget):
 
 
 class SegmentWidget(_DSPWidget):
-    """One click: fit the prior and segment it, showing both layers."""
-
-    # The paper's prior (iterations, restarts) for the multi-class method, as the pipeline has for the others.
-    BACKPROP_PRIOR = (100, 10)
+    """One click: fit the prior and segment it (`napari_dsp.pipeline.segment`), showing both layers."""
 
     def __init__(self, napari_viewer: "napari.viewer.Viewer"):
+        from .backprop import backprop_segmentation
         from .pipeline import METHODS, segment
 
         super().__init__(napari_viewer)
-        # backprop runs here until the pipeline offers it
-        self.pipeline_methods = tuple(METHODS)
-        methods = self.pipeline_methods + (("backprop",) if "backprop" not in METHODS else ())
-        self.method = ComboBox(choices=methods, value="kmeans", label="method")
+        self.method = ComboBox(choices=METHODS, value="kmeans", label="method")
         self.method.tooltip = (
             "kmeans: k classes by window KMeans on the prior; foreground: foreground/background; "
             "backprop: an unknown number of classes by self-training a CNN guided by the prior."
         )
         self.n_clusters = SpinBox(value=2, min=1, max=256, label="k")
+        self.max_iterations = SpinBox(value=1000, min=1, max=100_000, enabled=False)
         self.iterations = SpinBox(value=0, min=0, max=100_000)
         self.restarts = SpinBox(value=0, min=0, max=1000)
         for box in (self.iterations, self.restarts):
             box.native.setSpecialValueText("paper's value")
         self.seed = SpinBox(value=0, min=0, max=_SEED_MAX)
         self.device = _device_box()
-        self.method.changed.connect(lambda method: setattr(self.n_clusters, "enabled", method == "kmeans"))
-        self._finish_layout(self.method, *_with_tips(
-            segment, n_clusters=self.n_clusters, iterations=self.iterations, restarts=self.restarts,
-            seed=self.seed, device=self.device,
-        ))
-
-    def parameters(self) -> dict:
-        return dict(
-            method=self.method.value, n_clusters=self.n_clusters.value,
-            iterations=self.iterations.value or None, restarts=self.restarts.value or None,
-            seed=self.seed.value, device=_device(self.device.value),
+        self.method.changed.connect(self._method_changed)
+        self._finish_layout(
+            self.method,
+            *_with_tips(segment, n_clusters=self.n_clusters),
+            *_with_tips(backprop_segmentation, max_iterations=self.max_iterations),
+            *_with_tips(segment, iterations=self.iterations, restarts=self.restarts, seed=self.seed,
+                        device=self.device),
         )
 
+    def _method_changed(self, method: str) -> None:
+        self.n_clusters.enabled = method == "kmeans"
+        self.max_iterations.enabled = method == "backprop"
+
+    def parameters(self) -> dict:
+        parameters = dict(
+            method=self.method.value, iterations=self.iterations.value or None,
+            restarts=self.restarts.value or None, seed=self.seed.value, device=_device(self.device.value),
+        )
+        if self.method.value == "kmeans":
+            parameters["n_clusters"] = self.n_clusters.value
+        if self.method.value == "backprop":
+            parameters["backprop_options"] = {"max_iterations": self.max_iterations.value}
+        return parameters
+
     def _run(self) -> None:
+        from .pipeline import segment
+
         parameters = self.parameters()
         method = parameters["method"]
         source, indices = self._source()
-        segment = self._segment_pipeline if method in self.pipeline_methods else self._segment_backprop
 
         def task(job):
             for number, index in enumerate(indices, 1):
                 job.at(method, index, number)
-                prior, labels = segment(source.plane(index), source.channel_axis, job.callback, parameters)
-                job.emit(prior, kind=PRIOR)
-                job.emit(labels)
+                result = segment(source.plane(index), channel_axis=source.channel_axis, callback=job.callback,
+                                 **parameters)
+                job.emit(result.prior, kind=PRIOR)
+                job.emit(result.labels)
 
         outputs = {kind: OutputLayer(self.viewer, source, kind) for kind in (PRIOR, method)}
         self._launch(task, outputs, parameters, indices, stages={"prior": PRIOR, "backprop": "backprop"})
-
-    @staticmethod
-    def _segment_pipeline(plane, channel_axis, callback, parameters):
-        from .pipeline import segment
-
-        result = segment(plane, channel_axis=channel_axis, callback=callback, **parameters)
-        return result.prior, result.labels
-
-    def _segment_backprop(self, plane, channel_axis, callback, parameters):
-        from .backprop import backprop_segmentation
-        from .prior import deep_segmentation_prior
-
-        iterations, restarts = self.BACKPROP_PRIOR
-        common = dict(channel_axis=channel_axis, callback=callback, seed=parameters["seed"],
-                      device=parameters["device"])
-        prior = deep_segmentation_prior(
-            plane, iterations=parameters["iterations"] or iterations,
-            restarts=parameters["restarts"] or restarts, **common,
-        )
-        return prior, backprop_segmentation(plane, guide=prior, **common)
 
 
 class SpectrumWidget(_ImageWidget):

@@ -122,12 +122,11 @@ class Outcome:
     """How a task ended: ``status`` is "done", "cancelled" or "error" (with ``message``)."""
 
     status: str
-    value: object = None
     message: str = ""
 
 
 def start(
-    task: Callable[[Job], object],
+    task: Callable[[Job], None],
     job: Job,
     *,
     on_update: Callable[[Update], None],
@@ -144,7 +143,8 @@ def start(
 
     def run():
         try:
-            return Outcome("done", task(job))
+            task(job)
+            return Outcome("done")
         except Cancelled:
             return Outcome("cancelled")
         except (ValueError, MemoryError) as exc:

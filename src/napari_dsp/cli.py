@@ -216,7 +216,9 @@ def _add_benchmark(subparsers):
     parser.add_argument("--dataset", choices=("bsds500", "ecssd"), required=True)
     parser.add_argument("--root", type=Path, required=True, help="dataset folder (holding images/)")
     parser.add_argument("--split", default="val", help="BSDS500 split in the original archive layout (default: val)")
-    parser.add_argument("--limit", type=int, help="only the first N images (sorted by name)")
+    parser.add_argument("--offset", type=int, default=0,
+                        help="skip the first N images (sorted by name), e.g. to split a run between processes")
+    parser.add_argument("--limit", type=int, help="at most N images (after --offset)")
     parser.add_argument("--methods", nargs="+", choices=FAMILIES, metavar="METHOD",
                         help=f"method families (default: all that apply): {', '.join(FAMILIES)}")
     parser.add_argument("--k", nargs="+", type=int, default=[2, 3, 4, 5, 6], dest="clusters",
@@ -247,7 +249,7 @@ def _run_benchmark(args):
     from .datasets import load_dataset
     from .evaluation import markdown_table, plan_jobs, run_benchmark, summarize
 
-    dataset = load_dataset(args.dataset, args.root, split=args.split, limit=args.limit)
+    dataset = load_dataset(args.dataset, args.root, split=args.split, offset=args.offset, limit=args.limit)
     jobs = plan_jobs(
         dataset.task, methods=args.methods, clusters=args.clusters, window=args.window, seed=args.seed,
         prior={"iterations": args.prior_iterations, "restarts": args.prior_restarts,

@@ -125,7 +125,7 @@ def _first_existing(candidates):
     return next((path for path in candidates if path.is_dir()), None)
 
 
-def load_dataset(name: str, root, *, split: str = "val", limit=None) -> Dataset:
+def load_dataset(name: str, root, *, split: str = "val", offset=0, limit=None) -> Dataset:
     """Find a dataset's images and ground truth under `root`.
 
     Parameters
@@ -138,8 +138,11 @@ def load_dataset(name: str, root, *, split: str = "val", limit=None) -> Dataset:
     split : str, optional
         BSDS500 split ("train", "val" or "test") used when the images are
         stored per split as in the original archive.
+    offset : int, optional
+        Skip this many images first (sorted by name), e.g. to split a
+        benchmark between processes.
     limit : int, optional
-        Keep only the first `limit` images (sorted by name).
+        Keep at most `limit` images after the skipped ones.
 
     Returns
     -------
@@ -162,6 +165,8 @@ def load_dataset(name: str, root, *, split: str = "val", limit=None) -> Dataset:
         raise ValueError(f"dataset={name!r} is not known; use one of {', '.join(DATASETS)}")
     if limit is not None and limit < 1:
         raise ValueError(f"limit={limit} must be a positive number of images, or None for all")
+    if offset < 0:
+        raise ValueError(f"offset={offset} must be 0 or a positive number of images to skip")
     root = Path(root)
     if not root.is_dir():
         raise ValueError(f"dataset folder {str(root)!r} does not exist; pass the folder that holds images/")
@@ -189,6 +194,7 @@ def load_dataset(name: str, root, *, split: str = "val", limit=None) -> Dataset:
         raise ValueError(
             f"{len(missing)} image(s) have no ground truth in {str(truth_dir)!r}, e.g. {missing[0]}"
         )
-    if limit is not None:
-        images = images[:limit]
+    if offset >= len(images):
+        raise ValueError(f"offset={offset} skips all {len(images)} images; use a smaller offset")
+    images = images[offset:] if limit is None else images[offset:offset + limit]
     return Dataset(name, tuple(images), truth_dir)

@@ -369,7 +369,8 @@ def summarize(records):
     Foreground rows average the IoUs over images; multi-class rows average
     the DFC IoUs over all ground-truth segments of all images (the
     protocol's definition) and the other metrics over images. Seconds per
-    image include the prior's for prior-based methods.
+    image include the prior's for prior-based methods. A repeated record
+    (same image, method and settings) counts once.
 
     Parameters
     ----------
@@ -383,8 +384,12 @@ def summarize(records):
         ``device``, ``settings``, ``seconds``, ``prior_seconds`` and the
         metric means.
     """
-    groups = {}
+    groups, seen = {}, set()
     for record in records:
+        # Two processes sharing a results file may both finish the same image; count it once.
+        if (record["image"], record["key"]) in seen:
+            continue
+        seen.add((record["image"], record["key"]))
         groups.setdefault((record["method"], record["key"]), []).append(record)
     rows = []
     for (method, _), group in groups.items():
