@@ -159,3 +159,15 @@ def test_progress_runs_to_the_total_and_preview_becomes_the_prior():
     prior = deep_segmentation_prior(image, callback=callback, **FAST)
     assert seen[:-1] == list(range(1, 9))
     np.testing.assert_array_equal(seen[-1], prior)
+
+
+def test_thread_workers_are_limited_by_cores_restarts_and_free_memory(monkeypatch):
+    from napari_dsp import prior
+
+    page = 4096
+    monkeypatch.setattr(prior.os, "sysconf", lambda name: page if name == "SC_PAGE_SIZE" else 10**9 // page)
+    assert prior._thread_workers(16, 11, (64, 64)) == 11
+    assert prior._thread_workers(2, 11, (64, 64)) == 2
+    # 1 GB free, about 1.1 kB per pixel and restart, half of it used: 3 restarts of 384 x 384 px.
+    assert prior._thread_workers(16, 11, (384, 384)) == 3
+    assert prior._thread_workers(16, 11, (4096, 4096)) == 1

@@ -179,7 +179,7 @@ def retained_heap():
     Every iteration allocates and frees the same few large activation
     buffers. By default glibc serves each with a fresh mmap (or trims the
     heap after the free) and the kernel zero-fills every page again on first
-    touch: a third or more of the CPU time at 512 to 1024 px. Inside this
+    touch: about a quarter of the CPU time at 512 and 1024 px. Inside this
     context big blocks come from the heap and stay there; on leaving it (the
     last of concurrent users) mmap is allowed again and the free memory is
     returned to the system. Elsewhere this does nothing.

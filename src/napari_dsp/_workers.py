@@ -107,7 +107,7 @@ class Job:
             return False
         preview = None
         now = time.monotonic()
-        if now - self._last_preview >= PREVIEW_INTERVAL and progress._preview is not None:
+        if now - self._last_preview >= PREVIEW_INTERVAL and progress.has_preview:
             preview = progress.preview()
             self._last_preview = now
         kind = self.stages.get(progress.stage, self.kind)

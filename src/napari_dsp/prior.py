@@ -6,6 +6,7 @@ segmenter in this package clusters it rather than the raw image.
 
 import contextlib
 import math
+import os
 import queue
 import threading
 
@@ -35,6 +36,21 @@ def _generators(seed, restarts):
     """One CPU generator per restart, all derived from `seed`."""
     children = np.random.SeedSequence(seed).spawn(restarts)
     return [torch.Generator().manual_seed(int(c.generate_state(1, np.uint64)[0])) for c in children]
+
+
+def _thread_workers(n_threads, restarts, padded):
+    """How many restarts can train at once in threads without crowding memory.
+
+    One restart holds about 1.1 kB of activations and gradients per padded
+    pixel (measured at 512 and 1024 px); keep all of them within half of the
+    free memory where the system reports it.
+    """
+    workers = min(n_threads, restarts)
+    try:
+        free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return workers
+    return max(1, min(workers, free // (2 * 1100 * padded[0] * padded[1])))
 
 
 def _padded_size(size):
@@ -268,21 +284,22 @@ def deep_segmentation_prior(
     scaled = prepare_image(image, channel_axis, min_size=2)
     device = resolve_device(device)
 
+    fit = _Fit(scaled, iterations, learning_rate, device, channels_last=device.type == "cpu")
     n_threads = torch.get_num_threads()
+    n_workers = _thread_workers(n_threads, restarts, fit.padded)
     if strategy == "auto":
         if device.type != "cpu":
             strategy = "batched"
-        elif n_threads > 1 and restarts > 1:
+        elif n_workers > 1:
             strategy = "threads"
         else:
             strategy = "sequential"
-    fit = _Fit(scaled, iterations, learning_rate, device, channels_last=device.type == "cpu")
     generators = _generators(seed, restarts)
     total = iterations * restarts
     with _dip.retained_heap() if device.type == "cpu" else contextlib.nullcontext():
         if strategy == "threads":
             try:
-                _run_threaded(fit, generators, min(n_threads, restarts), callback, total)
+                _run_threaded(fit, generators, n_workers, callback, total)
             finally:
                 # Intra-op thread counts are per thread with OpenMP; other
                 # backends share one, which the workers must not leave at 1.

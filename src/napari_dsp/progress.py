@@ -41,6 +41,11 @@ class Progress:
         default=None, repr=False, compare=False
     )
 
+    @property
+    def has_preview(self) -> bool:
+        """Whether `preview` can be called for this step."""
+        return self._preview is not None
+
     def preview(self) -> np.ndarray:
         """Return the current result, computed only when asked for.
 
