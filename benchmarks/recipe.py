@@ -181,7 +181,8 @@ def agreement(a, b):
 
 def spawn(config, size, seed, workdir, env):
     out_path = os.path.join(workdir, f"{config}-{size}-{seed}.npz")
-    command = [sys.executable, __file__, "--worker", config, "--sizes", str(size), "--seed", str(seed), "--labels", out_path]
+    command = [sys.executable, __file__, "--worker", config, "--sizes", str(size), "--seed", str(seed)]
+    command += ["--labels", out_path]
     done = subprocess.run(command, check=True, capture_output=True, text=True, env=env)
     result = json.loads(done.stdout.strip().splitlines()[-1])
     with np.load(out_path) as saved:
@@ -196,8 +197,8 @@ def main(argv=None):
     parser.add_argument("--skip-plain-above", type=int, default=None, metavar="PX",
                         help="run only the package at sizes above PX (the plain 1024 px run takes minutes)")
     parser.add_argument("--omp-passive", action="store_true",
-                        help="run both configurations with OMP_WAIT_POLICY=PASSIVE: on a machine busy with other "
-                             "work, OpenMP threads spinning at barriers can make multi-threaded torch many times slower")
+                        help="run both configurations with OMP_WAIT_POLICY=PASSIVE: on a machine busy with "
+                             "other work, OpenMP threads spinning at barriers make multi-threaded torch much slower")
     parser.add_argument("--worker", choices=["plain", "package"], help=argparse.SUPPRESS)
     parser.add_argument("--labels", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -231,14 +232,17 @@ def main(argv=None):
                 from napari_dsp.kmeans import kmeans_segmentation
 
                 versus_plain = f"{agreement(package['labels'], plain['labels']):.2%}"
-                relabelled = kmeans_segmentation(plain["prior"], CLUSTERS, window=WINDOW, channel_axis=-1, seed=args.seed)
+                relabelled = kmeans_segmentation(
+                    plain["prior"], CLUSTERS, window=WINDOW, channel_axis=-1, seed=args.seed
+                )
                 same_kmeans = f"{agreement(package['labels'], relabelled):.2%}"
             peak = f"{package['peak_mb']:.0f}"
             if "gpu_peak_mb" in package:
                 peak += f" (GPU {package['gpu_peak_mb']:.0f})"
-            print(f"| {size} | package | {package['device']} | {package['prior_s']:.1f} | {package['kmeans_s']:.1f} | "
-                  f"{package['total_s']:.2f} | {speedup} | {package['cpu_s']:.1f} | {peak} | {versus_plain} | {same_kmeans} | "
-                  f"{agreement(package['labels'], other['labels']):.2%} |", flush=True)
+            print(f"| {size} | package | {package['device']} | {package['prior_s']:.1f} | "
+                  f"{package['kmeans_s']:.1f} | {package['total_s']:.2f} | {speedup} | {package['cpu_s']:.1f} | "
+                  f"{peak} | {versus_plain} | {same_kmeans} | {agreement(package['labels'], other['labels']):.2%} |",
+                  flush=True)
 
 
 if __name__ == "__main__":

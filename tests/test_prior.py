@@ -138,7 +138,8 @@ def test_cancel_stops_promptly_from_the_calling_thread(strategy, how):
 
     with pytest.raises(Cancelled):
         deep_segmentation_prior(
-            image, channel_axis=-1, iterations=50, restarts=4, seed=0, device="cpu", callback=callback, strategy=strategy
+            image, channel_axis=-1, iterations=50, restarts=4, seed=0, device="cpu", callback=callback,
+            strategy=strategy,
         )
     expected_steps = [4, 8, 12] if strategy == "batched" else [1, 2, 3]
     assert [c[0] for c in calls] == expected_steps

@@ -157,7 +157,7 @@ def load_dataset(name: str, root, *, split: str = "val", offset=0, limit=None) -
     Examples
     --------
     >>> data = load_dataset("ecssd", "path/to/ecssd")  # doctest: +SKIP
-    >>> sample = data[0]
+    >>> sample = data[0]  # doctest: +SKIP
     >>> sample.image.shape, sample.truths[0].dtype  # doctest: +SKIP
     ((400, 267, 3), dtype('bool'))
     """
