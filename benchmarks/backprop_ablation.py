@@ -77,7 +77,7 @@ def report(rows, blank, args, command):
         f"Command: `{command}`  ",
         f"Date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; machine: {platform.machine()}, "
         f"{os.cpu_count()} CPU cores shared with other jobs (load average {os.getloadavg()[0]:.1f} at the end), "
-        f"torch {torch.__version__} on CPU, {torch.get_num_threads()} threads.",
+        f"torch {torch.__version__} on CPU, threads: {torch.get_num_threads()}.",
         "",
         f"Practical mode for CPU: fitted at scale={args.scale} of 481 x 321, n_features={args.n_features}, "
         f"max_iterations={args.max_iterations} (the paper: full size, 100 features, 1000), min_labels=3, "
