@@ -169,8 +169,10 @@ def window_figure(image, prior, *, windows=(1, 3, 5, 7), n_clusters=2, channel_a
         labels = [kmeans_segmentation(source, n_clusters, window=w, channel_axis=channel_axis, seed=seed)
                   for w in windows]
         for column, (window, current) in enumerate(zip(windows, labels)):
-            change = variation_of_information(current, labels[0])
-            title = f"{name}, {window}x{window}" + (f"\nVI to {windows[0]}x{windows[0]}: {change:.3f}" if column else "")
+            title = f"{name}, {window}x{window}"
+            if column:
+                change = variation_of_information(current, labels[0])
+                title += f"\nVI to {windows[0]}x{windows[0]}: {change:.3f}"
             axes[row, column].imshow(current, cmap="viridis", interpolation="nearest")
             axes[row, column].set_title(title, fontsize=9)
             axes[row, column].set_axis_off()
