@@ -242,7 +242,7 @@ def deep_segmentation_prior(
         How restarts share the hardware: one after another; in worker
         threads with one intra-op thread each; or all in one batched network
         (grouped convolutions). ``"auto"`` batches on a GPU and uses threads
-        on a multi-core CPU. All give the same prior up to floating-point
+        on the CPU. All give the same prior up to floating-point
         rounding, which training amplifies into small pixel differences.
 
     Returns
@@ -288,12 +288,10 @@ def deep_segmentation_prior(
     n_threads = torch.get_num_threads()
     n_workers = _thread_workers(n_threads, restarts, fit.padded)
     if strategy == "auto":
-        if device.type != "cpu":
-            strategy = "batched"
-        elif n_workers > 1:
-            strategy = "threads"
-        else:
-            strategy = "sequential"
+        # Even a single worker thread pays off on the CPU: OpenMP barriers
+        # between the net's many small operators stall badly (tens of times
+        # slower) when other processes load the cores.
+        strategy = "batched" if device.type != "cpu" else "threads"
     generators = _generators(seed, restarts)
     total = iterations * restarts
     with _dip.retained_heap() if device.type == "cpu" else contextlib.nullcontext():
