@@ -1,11 +1,11 @@
-"""Validation of input images and their scaling to [0, 1], shared by the algorithms."""
+"""Validation at the algorithms' boundary: input images, their scaling to [0, 1], integer options."""
 
 from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
 
-__all__ = ["ScaledImage", "prepare_image"]
+__all__ = ["ScaledImage", "check_int", "is_int", "prepare_image"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,18 @@ class ScaledImage:
         if self.channel_axis is None:
             return out[0]
         return np.moveaxis(out, 0, self.channel_axis)
+
+
+def is_int(value) -> bool:
+    """Whether `value` is a Python or NumPy integer (booleans are not)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def check_int(name, value, low=1):
+    """Raise ``ValueError`` unless option `name` is an integer of at least `low`."""
+    if not is_int(value) or value < low:
+        bound = "a positive integer" if low == 1 else f"an integer >= {low}"
+        raise ValueError(f"{name}={value!r} must be {bound}")
 
 
 def _spatial_hint(image, channel_axis):

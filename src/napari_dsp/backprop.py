@@ -20,7 +20,7 @@ from skimage.transform import resize
 from torch import nn
 
 from ._device import resolve_device
-from ._image import normalize_channel_axis, prepare_image
+from ._image import check_int, normalize_channel_axis, prepare_image
 from ._schedules import StopRule, cosine_restart_lr, warmup_lr
 from .progress import Progress, report
 
@@ -90,11 +90,6 @@ class SegmentationNet(nn.Module):
         if x.ndim != 4 or x.shape[1] != self.in_channels:
             raise ValueError(f"expected input of shape (B, {self.in_channels}, H, W), got {tuple(x.shape)}")
         return self.layers(x)
-
-
-def _check_int(name, value, low):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name}={value!r} must be an integer >= {low}")
 
 
 def _check_scribbles(scribbles, spatial_shape):
@@ -173,7 +168,7 @@ def _validate(shape, channel_axis, *, guide_shape, scribbles, n_segments, compac
     for name, value, low in (("n_segments", n_segments, 1), ("n_features", n_features, 2), ("n_conv", n_conv, 1),
                              ("max_iterations", max_iterations, 1), ("min_labels", min_labels, 1),
                              ("warmup", warmup, 0)):
-        _check_int(name, value, low)
+        check_int(name, value, low)
     for name, value in (("compactness", compactness), ("learning_rate", learning_rate)):
         if not value > 0:
             raise ValueError(f"{name}={value!r} must be positive")

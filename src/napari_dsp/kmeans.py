@@ -10,7 +10,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.cluster import KMeans
 
-from ._image import prepare_image
+from ._image import is_int, prepare_image
 
 __all__ = ["foreground_background", "kmeans_segmentation"]
 
@@ -38,7 +38,7 @@ def check_parameters(spatial_shape, n_clusters, window, max_samples=65536, n_ini
         If any option is out of range for this image.
     """
     height, width = spatial_shape
-    if not _is_int(window) or window < 1 or window % 2 == 0:
+    if not is_int(window) or window < 1 or window % 2 == 0:
         raise ValueError(
             f"window={window!r} must be an odd positive integer (1, 3, 5, 7, ...) so that "
             "the window is centred on its pixel"
@@ -48,21 +48,17 @@ def check_parameters(spatial_shape, n_clusters, window, max_samples=65536, n_ini
             f"window={window} is larger than the {height} x {width} image; "
             f"use a window of at most {min(height, width) - (min(height, width) + 1) % 2}"
         )
-    if not _is_int(n_clusters) or not 1 <= n_clusters <= height * width:
+    if not is_int(n_clusters) or not 1 <= n_clusters <= height * width:
         raise ValueError(
             f"n_clusters={n_clusters!r} must be an integer from 1 to the number of pixels "
             f"({height * width})"
         )
-    if not _is_int(max_samples) or max_samples < n_clusters:
+    if not is_int(max_samples) or max_samples < n_clusters:
         raise ValueError(
             f"max_samples={max_samples!r} must be an integer of at least n_clusters ({n_clusters})"
         )
-    if not _is_int(n_init) or n_init < 1:
+    if not is_int(n_init) or n_init < 1:
         raise ValueError(f"n_init={n_init!r} must be a positive integer")
-
-
-def _is_int(value):
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 def kmeans_segmentation(

@@ -15,7 +15,7 @@ import torch
 
 from . import _dip
 from ._device import resolve_device
-from ._image import prepare_image
+from ._image import check_int, prepare_image
 from .progress import Progress, report
 
 __all__ = ["STRATEGIES", "deep_segmentation_prior"]
@@ -25,11 +25,6 @@ STRATEGIES = ("auto", "sequential", "threads", "batched")
 
 class _Stopped(Exception):
     """Unwinds a worker thread after the calling thread stopped the fit."""
-
-
-def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name}={value!r} must be a positive integer")
 
 
 def _generators(seed, restarts):
@@ -273,8 +268,8 @@ def deep_segmentation_prior(
     >>> prior.shape, prior.dtype
     ((20, 30), dtype('float32'))
     """
-    _check_positive_int("iterations", iterations)
-    _check_positive_int("restarts", restarts)
+    check_int("iterations", iterations)
+    check_int("restarts", restarts)
     if not (isinstance(learning_rate, (int, float, np.number)) and 0 < learning_rate < math.inf):
         raise ValueError(f"learning_rate={learning_rate!r} must be a positive number, e.g. 0.01")
     if strategy not in STRATEGIES:
