@@ -24,16 +24,16 @@ import torch
 from skimage.transform import rescale, resize
 
 from napari_dsp.backprop import backprop_segmentation
-from napari_dsp.datasets import load_dataset
-from napari_dsp.metrics import dfc_score
+from napari_dsp.evaluation.datasets import load_dataset
+from napari_dsp.evaluation.metrics import dfc_score
 from napari_dsp.prior import deep_segmentation_prior
 
 SETTINGS = {
-    "original (SLIC on image)": dict(prior=False, warmup=0, cosine_restarts=False),
-    "+prior": dict(prior=True, warmup=0, cosine_restarts=False),
-    "+prior +warm-up": dict(prior=True, warmup=100, cosine_restarts=False),
-    "+prior +cosine": dict(prior=True, warmup=0, cosine_restarts=True),
-    "all three": dict(prior=True, warmup=100, cosine_restarts=True),
+    "original (SLIC on image)": dict(prior=False, warmup=0, cosine_annealing=False),
+    "+prior": dict(prior=True, warmup=0, cosine_annealing=False),
+    "+prior +warm-up": dict(prior=True, warmup=100, cosine_annealing=False),
+    "+prior +cosine": dict(prior=True, warmup=0, cosine_annealing=True),
+    "all three": dict(prior=True, warmup=100, cosine_annealing=True),
 }
 
 
@@ -61,7 +61,7 @@ def run(dataset, settings, *, scale, prior_scale, n_features, max_iterations, se
             start = time.perf_counter()
             labels = backprop_segmentation(
                 sample.image, guide=prior if setting["prior"] else None, warmup=setting["warmup"],
-                cosine_restarts=setting["cosine_restarts"], scale=scale, n_features=n_features,
+                cosine_annealing=setting["cosine_annealing"], scale=scale, n_features=n_features,
                 max_iterations=max_iterations, channel_axis=-1, seed=seed, callback=lambda p: steps.append(p.step))
             seconds = time.perf_counter() - start
             row = (sample.name, name, len(np.unique(labels)), len(steps), seconds, dfc_score(labels, sample.truths).all)
@@ -103,7 +103,7 @@ def report(rows, blank, args, command):
         "",
         f"{len(blank)} images: {', '.join(sorted({row[0] for row in rows}))}. mIoU All: every ground-truth segment of "
         "every annotator gets the IoU of the best-overlapping connected component of the prediction; mean over all "
-        "segments of all images (`napari_dsp.metrics.dfc_score`). Run times include SLIC, not the prior; they were "
+        "segments of all images (`napari_dsp.evaluation.metrics.dfc_score`). Run times include SLIC, not the prior; they were "
         "taken on a machine shared with other jobs and are indicative only.",
         "",
         "Per image (labels / mIoU):",

@@ -139,7 +139,7 @@ def run_config(config, size, seed, out_path):
         labels = plain_kmeans(prior, seed)
         device = "cpu"
     else:
-        from napari_dsp._device import resolve_device
+        from napari_dsp import resolve_device
         from napari_dsp.kmeans import kmeans_segmentation
         from napari_dsp.prior import deep_segmentation_prior
 

@@ -10,9 +10,9 @@ from skimage.filters import sobel
 from skimage.segmentation import find_boundaries
 from skimage.transform import rescale
 
+from napari_dsp._kanezaki import vote
 from napari_dsp._schedules import StopRule, cosine_restart_lr, warmup_lr
 from napari_dsp.backprop import (
-    _vote,
     backprop_segmentation,
     check_backprop_options,
     estimate_backprop_bytes,
@@ -45,7 +45,7 @@ def test_vectorised_vote_equals_the_loop(seed):
     # Skewed superpixel sizes, some ids unused, many ties in small superpixels.
     superpixels = rng.integers(0, n_superpixels, 3000) ** 2 // n_superpixels
 
-    voted = _vote(torch.from_numpy(labels), torch.from_numpy(superpixels), n_superpixels, n_features)
+    voted = vote(torch.from_numpy(labels), torch.from_numpy(superpixels), n_superpixels, n_features)
 
     np.testing.assert_array_equal(voted.numpy(), _vote_by_loop(labels, superpixels))
 

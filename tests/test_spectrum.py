@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from napari_dsp.figures import draw_spectrum, slic_figure, spectrum_figure, window_figure
+from napari_dsp.evaluation.figures import draw_spectrum, slic_figure, spectrum_figure, window_figure
 from napari_dsp.spectrum import compare_spectra, low_pass, radial_power_spectrum
 
 

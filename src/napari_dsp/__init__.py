@@ -15,6 +15,11 @@ _LAZY = {
     "backprop_segmentation": "backprop",
     "Progress": "progress",
     "Cancelled": "progress",
+    "resolve_device": "_device",
+    "available_devices": "_device",
+    "segment": "pipeline",
+    "PAPER": "recipes",
+    "PRESETS": "recipes",
 }
 
 __all__ = sorted(_LAZY)

@@ -25,7 +25,10 @@ def resolve_device(device=None) -> torch.device:
     """
     if device is None or device == "auto":
         return torch.device(available_devices()[0])
-    device = torch.device(device)
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device={device!r} is not a device; use None, 'cpu', 'cuda' or 'mps'") from None
     if device.type not in ("cpu", "cuda", "mps"):
         raise ValueError(f"device={str(device)!r} is not supported; use 'cpu', 'cuda' or 'mps'")
     if device.type not in available_devices():

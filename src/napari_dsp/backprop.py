@@ -5,26 +5,31 @@ with themselves after a majority vote inside SLIC superpixels (Kanezaki 2018);
 the DSP paper (section 5) computes the superpixels on the prior and adds a
 linear warm-up and cosine restarts. The later variant of the same group (Kim,
 Kanezaki and Tanaka 2020) replaces the superpixels by a spatial-continuity loss
-and accepts user scribbles; both are options of one function here.
+and accepts user scribbles; both are options of one function here. The
+network and the training step live in `napari_dsp._kanezaki`.
 """
 
-import inspect
 import math
 import time
+from dataclasses import dataclass, fields
+from typing import Callable, Optional
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from skimage.segmentation import slic
+from numpy.typing import ArrayLike
 from skimage.transform import resize
-from torch import nn
 
+from . import _kanezaki
+from ._deprecation import renamed_keywords
 from ._device import resolve_device
-from ._image import check_int, normalize_channel_axis, prepare_image
+from ._image import check_channel_axis, check_int, prepare_image, spatial_shape
+from ._kanezaki import SegmentationNet
 from ._schedules import StopRule, cosine_restart_lr, warmup_lr
 from .progress import Progress, report
+from .recipes import PAPER
 
 __all__ = [
+    "BackpropOptions",
     "SegmentationNet",
     "backprop_segmentation",
     "check_backprop_options",
@@ -32,7 +37,7 @@ __all__ = [
     "estimate_backprop_seconds",
 ]
 
-SCRIBBLE_WEIGHT = 0.5
+_PAPER = PAPER.backprop
 STABILISATION_ITERATIONS = 50
 DEFAULT_MEMORY_LIMIT = 8 * 2**30
 # (n_features, H, W) float32 maps alive at the peak of one training step with
@@ -41,55 +46,88 @@ DEFAULT_MEMORY_LIMIT = 8 * 2**30
 _MAPS_AT_PEAK = 10
 _MAPS_PER_EXTRA_CONV = 2
 _MAPS_CONTINUITY = 3
-_PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16}
 
 
-class SegmentationNet(nn.Module):
-    """The feature network of Kanezaki (2018).
+@dataclass(frozen=True)
+class BackpropOptions:
+    """The training options of `backprop_segmentation`, checked once when made.
 
-    conv3x3 -> ReLU -> BN, then ``n_conv - 1`` times conv3x3 -> ReLU -> BN,
-    then conv1x1 -> BN; zero padding keeps the spatial size.
+    The attributes are the keyword options of `backprop_segmentation` of the
+    same names; their defaults come from `napari_dsp.recipes.PAPER`.
 
-    Shape: (B, in_channels, H, W) -> (B, n_features, H, W), one response per
-    candidate label.
+    Raises
+    ------
+    ValueError
+        If an option is out of range.
 
-    Parameters
-    ----------
-    in_channels : int
-        Channels of the input image.
-    n_features : int
-        Channels of the response, i.e. the largest number of labels.
-    n_conv : int
-        Number of 3x3 convolutions.
+    Examples
+    --------
+    >>> BackpropOptions(scale=0.5).max_iterations
+    1000
+    >>> BackpropOptions(warmup=-1)
+    Traceback (most recent call last):
+    ...
+    ValueError: warmup=-1 must be an integer >= 0
     """
 
-    def __init__(self, in_channels: int, n_features: int = 100, n_conv: int = 2):
-        super().__init__()
-        self.in_channels = in_channels
-        layers = []
-        for i in range(n_conv):
-            layers += [
-                nn.Conv2d(in_channels if i == 0 else n_features, n_features, 3, padding=1),
-                nn.ReLU(),
-                nn.BatchNorm2d(n_features),
-            ]
-        layers += [nn.Conv2d(n_features, n_features, 1), nn.BatchNorm2d(n_features)]
-        self.layers = nn.Sequential(*layers)
+    n_segments: int = _PAPER.n_segments
+    compactness: float = _PAPER.compactness
+    n_features: int = _PAPER.n_features
+    n_conv: int = _PAPER.n_conv
+    learning_rate: float = _PAPER.learning_rate
+    max_iterations: int = _PAPER.max_iterations
+    min_labels: int = _PAPER.min_labels
+    warmup: int = _PAPER.warmup
+    cosine_annealing: bool = _PAPER.cosine_annealing
+    continuity: float = _PAPER.continuity
+    scale: float = _PAPER.scale
+    precision: str = _PAPER.precision
+    memory_limit: int = DEFAULT_MEMORY_LIMIT
 
-    def reset_parameters(self, generator: torch.Generator) -> None:
-        """Draw the weights as PyTorch's default initialisation does, from `generator`."""
-        for module in self.modules():
-            if isinstance(module, nn.Conv2d):
-                nn.init.kaiming_uniform_(module.weight, a=math.sqrt(5), generator=generator)
-                bound = 1.0 / math.sqrt(module.weight[0].numel())
-                nn.init.uniform_(module.bias, -bound, bound, generator=generator)
-            elif isinstance(module, nn.BatchNorm2d):
-                module.reset_parameters()
+    def __post_init__(self):
+        for name, low in (("n_segments", 1), ("n_features", 2), ("n_conv", 1), ("max_iterations", 1),
+                          ("min_labels", 1), ("warmup", 0)):
+            check_int(name, getattr(self, name), low)
+            object.__setattr__(self, name, int(getattr(self, name)))
+        for name in ("compactness", "learning_rate"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float, np.number)) and 0 < value < math.inf):
+                raise ValueError(f"{name}={value!r} must be a positive finite number")
+        if not (isinstance(self.continuity, (int, float, np.number)) and 0 <= self.continuity < math.inf):
+            raise ValueError(f"continuity={self.continuity!r} must be a finite number >= 0 (0 uses superpixels)")
+        if not (isinstance(self.scale, (int, float, np.number)) and 0 < self.scale <= 1):
+            raise ValueError(f"scale={self.scale!r} must be in (0, 1]; 1 fits at full resolution, 0.5 at half")
+        if self.precision not in _kanezaki.PRECISIONS:
+            raise ValueError(f"precision={self.precision!r} is not one of {sorted(_kanezaki.PRECISIONS)}")
+        if not isinstance(self.cosine_annealing, (bool, np.bool_)):
+            raise ValueError(f"cosine_annealing={self.cosine_annealing!r} must be True or False")
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f"expected input of shape (B, {self.in_channels}, H, W), got {tuple(x.shape)}")
-        return self.layers(x)
+    def check_input(self, shape, channel_axis, *, guide_shape=None, scribbles=None):
+        """Check the options against an image of `shape` (already validated), its guide and scribbles.
+
+        Returns the scribbles as int64 (or None) and the scribbled classes.
+        """
+        spatial = spatial_shape(shape, channel_axis)
+        if guide_shape is not None and tuple(guide_shape) != tuple(shape):
+            raise ValueError(
+                f"guide has shape {tuple(guide_shape)} but the image has shape {tuple(shape)}; "
+                "pass the prior computed from this image (same shape and channel_axis) or guide=None"
+            )
+        scribbles, classes = _check_scribbles(scribbles, spatial)
+        if classes.size > self.n_features:
+            raise ValueError(
+                f"{classes.size} scribble classes but only n_features={self.n_features} labels; raise n_features"
+            )
+        needed = estimate_backprop_bytes(shape, channel_axis=channel_axis, n_features=self.n_features,
+                                         n_conv=self.n_conv, scale=self.scale, continuity=self.continuity)
+        if needed > self.memory_limit:
+            raise MemoryError(
+                f"segmenting {spatial[0]} x {spatial[1]} pixels with n_features={self.n_features} at "
+                f"scale={self.scale} needs about {needed / 2**30:.1f} GiB, above "
+                f"memory_limit={self.memory_limit / 2**30:.1f} GiB; "
+                "pass a smaller scale (cost falls with its square), fewer n_features, or a larger memory_limit"
+            )
+        return scribbles, classes
 
 
 def _check_scribbles(scribbles, spatial_shape):
@@ -122,7 +160,15 @@ def _working_shape(spatial_shape, scale):
     return tuple(max(2, round(n * scale)) for n in spatial_shape)
 
 
-def estimate_backprop_bytes(shape, *, channel_axis=None, n_features=100, n_conv=2, scale=1.0, continuity=0.0):
+def estimate_backprop_bytes(
+    shape: tuple,
+    *,
+    channel_axis: Optional[int] = None,
+    n_features: int = _PAPER.n_features,
+    n_conv: int = _PAPER.n_conv,
+    scale: float = _PAPER.scale,
+    continuity: float = _PAPER.continuity,
+) -> int:
     """Approximate peak memory of `backprop_segmentation`, in bytes.
 
     The cost is the (n_features, H, W) response maps kept for backpropagation,
@@ -148,8 +194,7 @@ def estimate_backprop_bytes(shape, *, channel_axis=None, n_features=100, n_conv=
     >>> round(estimate_backprop_bytes((321, 481, 3), channel_axis=-1) / 2**30, 2)
     0.58
     """
-    channel_axis = normalize_channel_axis(np.broadcast_to(np.uint8(0), shape), channel_axis)
-    spatial = [n for axis, n in enumerate(shape) if axis != channel_axis]
+    spatial = spatial_shape(shape, check_channel_axis(shape, channel_axis))
     h, w = _working_shape(spatial, scale)
     maps = _MAPS_AT_PEAK + _MAPS_PER_EXTRA_CONV * (n_conv - 2) + _MAPS_CONTINUITY * (continuity > 0)
     total = maps * n_features * h * w * 4
@@ -158,46 +203,7 @@ def estimate_backprop_bytes(shape, *, channel_axis=None, n_features=100, n_conv=
     return int(total)
 
 
-def _validate(shape, channel_axis, *, guide_shape, scribbles, n_segments, compactness, n_features, n_conv,
-              learning_rate, max_iterations, min_labels, warmup, continuity, scale, precision, memory_limit):
-    """Check every option of `backprop_segmentation` for an image of `shape` (already validated).
-
-    Returns the scribbles as int64 (or None) and the scribbled classes.
-    """
-    spatial_shape = tuple(n for axis, n in enumerate(shape) if axis != channel_axis)
-    for name, value, low in (("n_segments", n_segments, 1), ("n_features", n_features, 2), ("n_conv", n_conv, 1),
-                             ("max_iterations", max_iterations, 1), ("min_labels", min_labels, 1),
-                             ("warmup", warmup, 0)):
-        check_int(name, value, low)
-    for name, value in (("compactness", compactness), ("learning_rate", learning_rate)):
-        if not value > 0:
-            raise ValueError(f"{name}={value!r} must be positive")
-    if not continuity >= 0:
-        raise ValueError(f"continuity={continuity!r} must be >= 0 (0 uses superpixels)")
-    if not 0 < scale <= 1:
-        raise ValueError(f"scale={scale!r} must be in (0, 1]; 1 fits at full resolution, 0.5 at half")
-    if precision not in _PRECISIONS:
-        raise ValueError(f"precision={precision!r} is not one of {sorted(_PRECISIONS)}")
-    if guide_shape is not None and tuple(guide_shape) != tuple(shape):
-        raise ValueError(
-            f"guide has shape {tuple(guide_shape)} but the image has shape {tuple(shape)}; "
-            "pass the prior computed from this image (same shape and channel_axis) or guide=None"
-        )
-    scribbles, classes = _check_scribbles(scribbles, spatial_shape)
-    if classes.size > n_features:
-        raise ValueError(f"{classes.size} scribble classes but only n_features={n_features} labels; raise n_features")
-    needed = estimate_backprop_bytes(shape, channel_axis=channel_axis, n_features=n_features, n_conv=n_conv,
-                                     scale=scale, continuity=continuity)
-    if needed > memory_limit:
-        raise MemoryError(
-            f"segmenting {spatial_shape[0]} x {spatial_shape[1]} pixels with n_features={n_features} at "
-            f"scale={scale} needs about {needed / 2**30:.1f} GiB, above memory_limit={memory_limit / 2**30:.1f} GiB; "
-            "pass a smaller scale (cost falls with its square), fewer n_features, or a larger memory_limit"
-        )
-    return scribbles, classes
-
-
-def check_backprop_options(shape, *, channel_axis=None, guide_shape=None, **options):
+def check_backprop_options(shape: tuple, *, channel_axis: Optional[int] = None, guide_shape=None, **options) -> None:
     """Validate options of `backprop_segmentation` for an image of `shape` without running it.
 
     For callers that compute the guide first (the pipeline, the widgets), so
@@ -212,7 +218,8 @@ def check_backprop_options(shape, *, channel_axis=None, guide_shape=None, **opti
     guide_shape : tuple of int, optional
         Shape of the guide that will be passed, if any.
     **options
-        Keyword arguments of `backprop_segmentation`.
+        Keyword arguments of `backprop_segmentation` (the options of
+        `BackpropOptions`, and `scribbles`).
 
     Raises
     ------
@@ -229,120 +236,39 @@ def check_backprop_options(shape, *, channel_axis=None, guide_shape=None, **opti
     ...
     ValueError: scale=2 must be in (0, 1]; 1 fits at full resolution, 0.5 at half
     """
-    parameters = inspect.signature(backprop_segmentation).parameters
-    unknown = sorted(set(options) - (set(parameters) - {"image"}))
+    options = dict(options)
+    scribbles = options.pop("scribbles", None)
+    unknown = sorted(set(options) - {f.name for f in fields(BackpropOptions)})
     if unknown:
         raise TypeError(f"backprop_segmentation has no option {', '.join(map(repr, unknown))}")
-    channel_axis = normalize_channel_axis(np.broadcast_to(np.uint8(0), shape), channel_axis)
-    values = {name: options.get(name, parameter.default) for name, parameter in parameters.items()
-              if name not in ("image", "guide", "channel_axis", "cosine_restarts", "device", "seed", "callback")}
-    _validate(tuple(shape), channel_axis, guide_shape=guide_shape, **values)
+    channel_axis = check_channel_axis(shape, channel_axis)
+    BackpropOptions(**options).check_input(tuple(shape), channel_axis, guide_shape=guide_shape, scribbles=scribbles)
 
 
-def _superpixels(guide_chw, n_segments, compactness):
-    """SLIC on the guide, labels from 0; grey and non-RGB guides are spread to [0, 100] like Lab lightness."""
-    if guide_chw.shape[0] == 3:
-        return slic(np.moveaxis(guide_chw, 0, -1), n_segments=n_segments, compactness=compactness,
-                    start_label=0, channel_axis=-1)
-    return slic(np.moveaxis(guide_chw * 100, 0, -1), n_segments=n_segments, compactness=compactness,
-                start_label=0, channel_axis=-1, convert2lab=False)
-
-
-def _vote(labels, superpixels, n_superpixels, n_features):
-    """Give every pixel the most frequent label of its superpixel (ties: the smallest label).
-
-    `labels` and `superpixels` are flat int64 tensors on one device; the vote
-    is one bincount over (superpixel, label) pairs.
-    """
-    counts = torch.bincount(superpixels * n_features + labels, minlength=n_superpixels * n_features)
-    return counts.view(n_superpixels, n_features).argmax(1)[superpixels]
-
-
-def _train_step(model, optimizer, x, *, superpixels, n_superpixels, scribble_target, free_target_mask,
-                continuity, autocast_dtype):
-    """One self-training iteration; returns (loss, number of distinct labels, argmax labels (H, W))."""
-    optimizer.zero_grad(set_to_none=True)
-    with torch.autocast(x.device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
-        response = model(x)
-    response = response.float()
-    n_features = response.shape[1]
-    labels = response.detach().argmax(1)[0]
-    target = labels.reshape(-1)
-    if superpixels is not None:
-        target = _vote(target, superpixels, n_superpixels, n_features)
-    target = target.view(1, *labels.shape)
-    if scribble_target is None:
-        loss = F.cross_entropy(response, target)
-    else:
-        loss = SCRIBBLE_WEIGHT * F.cross_entropy(response, scribble_target, ignore_index=-1)
-        if free_target_mask is not None:
-            loss = loss + F.cross_entropy(response, target.masked_fill(~free_target_mask, -1), ignore_index=-1)
-    if continuity > 0:
-        # Mean absolute differences directly: no zero-filled targets of the response's size.
-        dy = (response[:, :, 1:] - response[:, :, :-1]).abs().mean()
-        dx = (response[:, :, :, 1:] - response[:, :, :, :-1]).abs().mean()
-        loss = loss + continuity * (dy + dx)
-    loss.backward()
-    optimizer.step()
-    return float(loss.detach()), int(torch.unique(labels).numel()), labels
-
-
-class _Relabel:
-    """Maps network channels to output labels: scribble classes keep the user's numbers, the rest follow."""
-
-    def __init__(self, classes, spatial_shape):
-        self.classes = classes
-        self.spatial_shape = spatial_shape
-
-    def __call__(self, channel_labels):
-        channel_labels = np.asarray(channel_labels)
-        h, w = channel_labels.shape
-        if (h, w) != tuple(self.spatial_shape):
-            rows = np.arange(self.spatial_shape[0]) * h // self.spatial_shape[0]
-            cols = np.arange(self.spatial_shape[1]) * w // self.spatial_shape[1]
-            channel_labels = channel_labels[np.ix_(rows, cols)]
-        present, inverse = np.unique(channel_labels, return_inverse=True)
-        m = self.classes.size
-        first_free = int(self.classes.max()) + 1 if m else 1
-        lookup = np.empty(present.size, np.int32)
-        lookup[present < m] = self.classes[present[present < m]]
-        lookup[present >= m] = first_free + np.arange(np.count_nonzero(present >= m))
-        return lookup[inverse].reshape(channel_labels.shape)
-
-
-def _final_labels(model, x, spatial_shape, autocast_dtype):
-    """Argmax of one more forward pass, the response interpolated to full size first if fitted smaller."""
-    with torch.no_grad(), torch.autocast(x.device.type, dtype=autocast_dtype or torch.float32,
-                                         enabled=autocast_dtype is not None):
-        response = model(x).float()
-        if tuple(response.shape[2:]) != tuple(spatial_shape):
-            response = F.interpolate(response, size=tuple(spatial_shape), mode="bilinear", align_corners=False)
-        return response.argmax(1)[0].cpu().numpy()
-
-
+@renamed_keywords(cosine_restarts="cosine_annealing")
 def backprop_segmentation(
-    image,
+    image: ArrayLike,
     *,
-    guide=None,
-    n_segments=1000,
-    compactness=10,
-    n_features=100,
-    n_conv=2,
-    learning_rate=0.1,
-    max_iterations=1000,
-    min_labels=3,
-    warmup=100,
-    cosine_restarts=True,
-    continuity=0.0,
-    scribbles=None,
-    channel_axis=None,
+    guide: Optional[ArrayLike] = None,
+    n_segments: int = _PAPER.n_segments,
+    compactness: float = _PAPER.compactness,
+    n_features: int = _PAPER.n_features,
+    n_conv: int = _PAPER.n_conv,
+    learning_rate: float = _PAPER.learning_rate,
+    max_iterations: int = _PAPER.max_iterations,
+    min_labels: int = _PAPER.min_labels,
+    warmup: int = _PAPER.warmup,
+    cosine_annealing: bool = _PAPER.cosine_annealing,
+    continuity: float = _PAPER.continuity,
+    scribbles: Optional[ArrayLike] = None,
+    channel_axis: Optional[int] = None,
     device=None,
-    seed=None,
-    callback=None,
-    scale=1.0,
-    precision="float32",
-    memory_limit=DEFAULT_MEMORY_LIMIT,
-):
+    seed: Optional[int] = None,
+    callback: Optional[Callable] = None,
+    scale: float = _PAPER.scale,
+    precision: str = _PAPER.precision,
+    memory_limit: int = DEFAULT_MEMORY_LIMIT,
+) -> np.ndarray:
     """Segment an image into an unknown number of classes by self-training a CNN.
 
     Each iteration takes the argmax over the network's `n_features` responses
@@ -381,9 +307,10 @@ def backprop_segmentation(
         Iterations of plain SGD (no momentum) before the main loop, the
         learning rate rising linearly from ``learning_rate / warmup`` to
         `learning_rate` (100; 0 switches the warm-up off).
-    cosine_restarts : bool, optional
+    cosine_annealing : bool, optional
         Anneal the learning rate by cosine with warm restarts (first period
         2 iterations, doubling); False keeps it constant (the original method).
+        Formerly ``cosine_restarts``, which still works but is deprecated.
     continuity : float, optional
         If > 0, use the variant of Kim et al. (2020): no superpixels, and the
         loss adds `continuity` times the mean absolute difference between
@@ -451,19 +378,21 @@ def backprop_segmentation(
     """
     scaled = prepare_image(image, channel_axis, min_size=2)
     spatial_shape = scaled.spatial_shape
-    scribbles, classes = _validate(
-        scaled.shape, scaled.channel_axis, guide_shape=None if guide is None else np.shape(guide),
-        scribbles=scribbles, n_segments=n_segments, compactness=compactness, n_features=n_features, n_conv=n_conv,
+    options = BackpropOptions(
+        n_segments=n_segments, compactness=compactness, n_features=n_features, n_conv=n_conv,
         learning_rate=learning_rate, max_iterations=max_iterations, min_labels=min_labels, warmup=warmup,
-        continuity=continuity, scale=scale, precision=precision, memory_limit=memory_limit,
+        cosine_annealing=cosine_annealing, continuity=continuity, scale=scale, precision=precision,
+        memory_limit=memory_limit,
     )
-    n_segments, n_features, n_conv, max_iterations, warmup = map(int, (n_segments, n_features, n_conv,
-                                                                      max_iterations, warmup))
-    min_labels = int(classes.size) if classes.size else int(min_labels)
+    scribbles, classes = options.check_input(
+        scaled.shape, scaled.channel_axis, guide_shape=None if guide is None else np.shape(guide),
+        scribbles=scribbles,
+    )
+    min_labels = int(classes.size) if classes.size else options.min_labels
     device = resolve_device(device)
-    autocast_dtype = _PRECISIONS[precision]
+    autocast_dtype = _kanezaki.PRECISIONS[options.precision]
 
-    work_shape = _working_shape(spatial_shape, scale)
+    work_shape = _working_shape(spatial_shape, options.scale)
     data = scaled.data
     guide_data = data if guide is None else prepare_image(guide, channel_axis).data
     if work_shape != tuple(spatial_shape):
@@ -471,8 +400,8 @@ def backprop_segmentation(
         guide_data = resize(guide_data, (guide_data.shape[0], *work_shape), order=1, anti_aliasing=True)
 
     superpixels = n_superpixels = None
-    if continuity == 0:
-        sp = _superpixels(guide_data, n_segments, compactness)
+    if options.continuity == 0:
+        sp = _kanezaki.superpixels(guide_data, options.n_segments, options.compactness)
         n_superpixels = int(sp.max()) + 1
         superpixels = torch.from_numpy(sp.reshape(-1).astype(np.int64)).to(device)
 
@@ -490,15 +419,16 @@ def backprop_segmentation(
         free_target_mask = torch.from_numpy(free).to(device) if free.any() else None
 
     seed_for_torch = int(np.random.default_rng(seed).integers(2**62))
-    model = SegmentationNet(data.shape[0], n_features, n_conv)
+    model = _kanezaki.SegmentationNet(data.shape[0], options.n_features, options.n_conv)
     model.reset_parameters(torch.Generator().manual_seed(seed_for_torch))
     model.to(device).train()
     x = torch.from_numpy(np.ascontiguousarray(data))[np.newaxis].to(device)
-    relabel = _Relabel(classes, spatial_shape)
+    relabel = _kanezaki.Relabel(classes, spatial_shape)
     step_options = dict(superpixels=superpixels, n_superpixels=n_superpixels, scribble_target=scribble_target,
-                        free_target_mask=free_target_mask, continuity=float(continuity),
+                        free_target_mask=free_target_mask, continuity=float(options.continuity),
                         autocast_dtype=autocast_dtype)
-    total = warmup + max_iterations
+    learning_rate, warmup = options.learning_rate, options.warmup
+    total = warmup + options.max_iterations
 
     def progress(step, loss, labels):
         return Progress(step, total, loss, "backprop", lambda: relabel(labels.cpu().numpy()))
@@ -506,36 +436,36 @@ def backprop_segmentation(
     warmup_optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate)
     for step in range(1, warmup + 1):
         warmup_optimizer.param_groups[0]["lr"] = warmup_lr(step, learning_rate, warmup)
-        loss, _, labels = _train_step(model, warmup_optimizer, x, **step_options)
+        loss, _, labels = _kanezaki.train_step(model, warmup_optimizer, x, **step_options)
         report(callback, progress(step, loss, labels))
     del warmup_optimizer
 
     optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate, momentum=0.9)
     stop = StopRule(min_labels, STABILISATION_ITERATIONS)
-    for iteration in range(max_iterations):
-        if cosine_restarts:
+    for iteration in range(options.max_iterations):
+        if options.cosine_annealing:
             optimizer.param_groups[0]["lr"] = cosine_restart_lr(iteration, learning_rate)
-        loss, n_labels, labels = _train_step(model, optimizer, x, **step_options)
+        loss, n_labels, labels = _kanezaki.train_step(model, optimizer, x, **step_options)
         report(callback, progress(warmup + iteration + 1, loss, labels))
         if stop.update(n_labels):
             break
-    return relabel(_final_labels(model, x, spatial_shape, autocast_dtype))
+    return relabel(_kanezaki.final_labels(model, x, spatial_shape, autocast_dtype))
 
 
 def estimate_backprop_seconds(
     shape,
     *,
-    channel_axis=None,
-    n_features=100,
-    n_conv=2,
-    scale=1.0,
-    max_iterations=1000,
-    warmup=100,
-    continuity=0.0,
-    precision="float32",
+    channel_axis: Optional[int] = None,
+    n_features: int = _PAPER.n_features,
+    n_conv: int = _PAPER.n_conv,
+    scale: float = _PAPER.scale,
+    max_iterations: int = _PAPER.max_iterations,
+    warmup: int = _PAPER.warmup,
+    continuity: float = _PAPER.continuity,
+    precision: str = _PAPER.precision,
     device=None,
-    sample_pixels=128 * 128,
-):
+    sample_pixels: int = 128 * 128,
+) -> float:
     """Upper bound on the run time of `backprop_segmentation`, in seconds, by timing a few iterations.
 
     Trains the network for three iterations on a random image of at most
@@ -562,14 +492,13 @@ def estimate_backprop_seconds(
     >>> estimate_backprop_seconds((64, 64, 3), channel_axis=-1, max_iterations=10, warmup=0) > 0
     True
     """
-    channel_axis = normalize_channel_axis(np.broadcast_to(np.uint8(0), shape), channel_axis)
+    channel_axis = check_channel_axis(shape, channel_axis)
     n_channels = 1 if channel_axis is None else shape[channel_axis]
-    spatial = [n for axis, n in enumerate(shape) if axis != channel_axis]
-    h, w = _working_shape(spatial, scale)
+    h, w = _working_shape(spatial_shape(shape, channel_axis), scale)
     side = max(2, int(math.sqrt(min(sample_pixels, h * w))))
     device = resolve_device(device)
     generator = torch.Generator().manual_seed(0)
-    model = SegmentationNet(n_channels, n_features, n_conv)
+    model = _kanezaki.SegmentationNet(n_channels, n_features, n_conv)
     model.reset_parameters(generator)
     model.to(device).train()
     x = torch.rand((1, n_channels, side, side), generator=generator).to(device)
@@ -577,11 +506,11 @@ def estimate_backprop_seconds(
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     options = dict(superpixels=grid if continuity == 0 else None, n_superpixels=int(grid[-1]) + 1,
                    scribble_target=None, free_target_mask=None, continuity=float(continuity),
-                   autocast_dtype=_PRECISIONS[precision])
+                   autocast_dtype=_kanezaki.PRECISIONS[precision])
     times = []
     for _ in range(3):
         start = time.perf_counter()
-        _train_step(model, optimizer, x, **options)  # returns host scalars, so the device is synchronised
+        _kanezaki.train_step(model, optimizer, x, **options)  # returns host scalars, so the device is synchronised
         times.append(time.perf_counter() - start)
     per_pixel = min(times[1:]) / (side * side)
     return per_pixel * h * w * (warmup + max_iterations)

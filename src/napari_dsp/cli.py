@@ -16,6 +16,7 @@ import numpy as np
 
 from . import __version__
 from .progress import Cancelled
+from .recipes import LOW_PASS_KEEP, PAPER
 from .samples import SAMPLES, load_sample
 
 __all__ = ["main"]
@@ -60,7 +61,7 @@ def read_image(path):
         raise InputError(f"{path}: no such file")
     try:
         image = iio.imread(path)
-    except OSError as error:
+    except OSError:
         # imageio's messages span several lines and list plugins; one line is enough here.
         raise InputError(f"{path}: cannot read it as an image (PNG, JPEG or TIFF)") from None
     image = np.asarray(image)
@@ -92,18 +93,28 @@ def _add_segment(subparsers):
     parser.add_argument(
         "--method", choices=("kmeans", "foreground", "backprop"), default="kmeans",
         help="kmeans: K classes labelled 1..K; foreground: 0 background, 1 foreground; backprop: an unknown "
-             "number of classes by a self-trained CNN guided by SLIC on the prior (default: kmeans)",
+             "number of classes by a self-trained CNN guided by SLIC on the prior (default: %(default)s)",
     )
-    parser.add_argument("--k", type=int, default=2, dest="n_clusters", help="number of classes for kmeans (default: 2)")
-    parser.add_argument("--window", type=int, default=7, help="odd KMeans window side in pixels (default: 7)")
-    parser.add_argument("--iterations", type=int, help="prior training iterations per network (default: 50)")
-    parser.add_argument("--restarts", type=int, help="networks whose median is the prior (default: 11)")
+    parser.add_argument("--n-clusters", "--k", type=int, default=PAPER.kmeans.n_clusters, dest="n_clusters",
+                        help="number of classes for kmeans (default: %(default)s; --k is the old name)")
+    parser.add_argument("--window", type=int, default=PAPER.kmeans.window,
+                        help="odd KMeans window side in pixels (default: %(default)s)")
+    parser.add_argument("--iterations", type=int,
+                        help=f"prior training iterations per network (default: {PAPER.foreground_prior.iterations}, "
+                             f"{PAPER.multiclass_prior.iterations} for backprop)")
+    parser.add_argument("--restarts", type=int,
+                        help=f"networks whose median is the prior (default: {PAPER.foreground_prior.restarts}, "
+                             f"{PAPER.multiclass_prior.restarts} for backprop)")
     parser.add_argument("--seed", type=int, help="random seed, for a reproducible result")
     backprop = parser.add_argument_group("backprop options (paper defaults; see napari_dsp.backprop)")
-    backprop.add_argument("--max-iterations", type=int, default=1000, help="most CNN iterations after the 100 warm-up ones (default: 1000)")
-    backprop.add_argument("--scale", type=float, default=1.0,
-                          help="fit the CNN at this fraction of the image size, e.g. 0.5 (4x faster on CPU)")
-    backprop.add_argument("--n-features", type=int, default=100, help="CNN channels, the most labels (default: 100)")
+    backprop.add_argument("--max-iterations", type=int, default=PAPER.backprop.max_iterations,
+                          help=f"most CNN iterations after the {PAPER.backprop.warmup} warm-up ones "
+                               "(default: %(default)s)")
+    backprop.add_argument("--scale", type=float, default=PAPER.backprop.scale,
+                          help="fit the CNN at this fraction of the image size, e.g. 0.5 (4x faster on CPU; "
+                               "default: %(default)s)")
+    backprop.add_argument("--n-features", type=int, default=PAPER.backprop.n_features,
+                          help="CNN channels, the most labels (default: %(default)s)")
     parser.add_argument(
         "--device", choices=("auto", "cpu", "cuda", "mps"), default="auto",
         help="torch device for the networks (default: auto, the best available)",
@@ -201,7 +212,7 @@ def _overlay(image, channel_axis, labels):
 
 
 def _add_benchmark(subparsers):
-    from .evaluation import FAMILIES
+    from .evaluation.benchmark import BSDS500_CLUSTERS, FAMILIES
 
     parser = subparsers.add_parser(
         "benchmark",
@@ -221,22 +232,34 @@ def _add_benchmark(subparsers):
     parser.add_argument("--limit", type=int, help="at most N images (after --offset)")
     parser.add_argument("--methods", nargs="+", choices=FAMILIES, metavar="METHOD",
                         help=f"method families (default: all that apply): {', '.join(FAMILIES)}")
-    parser.add_argument("--k", nargs="+", type=int, default=[2, 3, 4, 5, 6], dest="clusters",
-                        help="KMeans classes on BSDS500, one row each (default: 2 3 4 5 6)")
-    parser.add_argument("--window", type=int, default=7, help="KMeans window side (default: 7)")
-    parser.add_argument("--kmeans-samples", type=int, help="pixels KMeans is fitted on (default: 65536)")
-    parser.add_argument("--kmeans-init", type=int, help="KMeans initialisations (default: 3)")
+    parser.add_argument("--n-clusters", "--k", nargs="+", type=int, default=list(BSDS500_CLUSTERS), dest="n_clusters",
+                        help="KMeans classes on BSDS500, one row each (default: %(default)s; --k is the old name)")
+    parser.add_argument("--window", type=int, default=PAPER.kmeans.window, help="KMeans window side (default: %(default)s)")
+    parser.add_argument("--kmeans-samples", type=int,
+                        help=f"pixels KMeans is fitted on (default: {PAPER.kmeans.max_samples})")
+    parser.add_argument("--kmeans-init", type=int, help=f"KMeans initialisations (default: {PAPER.kmeans.n_init})")
     parser.add_argument("--prior-iterations", type=int,
-                        help="prior iterations per network (default: 50 for ecssd, 100 for bsds500)")
-    parser.add_argument("--prior-restarts", type=int, help="prior networks (default: 11 for ecssd, 10 for bsds500)")
-    parser.add_argument("--prior-lr", type=float, help="prior learning rate (default: 0.01)")
-    parser.add_argument("--backprop-scale", type=float, help="backprop fits at this fraction of the size (default: 1)")
-    parser.add_argument("--backprop-iterations", type=int, help="backprop main-loop iterations at most (default: 1000)")
-    parser.add_argument("--backprop-warmup", type=int, help="warm-up iterations of backprop-prior-wc (default: 100)")
-    parser.add_argument("--n-segments", type=int, help="SLIC superpixels of backprop (default: 1000)")
-    parser.add_argument("--compactness", type=float, help="SLIC compactness of backprop (default: 10)")
-    parser.add_argument("--min-labels", type=int, help="backprop label count that ends training (default: 3)")
-    parser.add_argument("--precision", choices=("float32", "bfloat16"), help="backprop precision (default: float32)")
+                        help=f"prior iterations per network (default: {PAPER.foreground_prior.iterations} for ecssd, "
+                             f"{PAPER.multiclass_prior.iterations} for bsds500)")
+    parser.add_argument("--prior-restarts", type=int,
+                        help=f"prior networks (default: {PAPER.foreground_prior.restarts} for ecssd, "
+                             f"{PAPER.multiclass_prior.restarts} for bsds500)")
+    parser.add_argument("--prior-lr", type=float,
+                        help=f"prior learning rate (default: {PAPER.foreground_prior.learning_rate})")
+    parser.add_argument("--backprop-scale", type=float,
+                        help=f"backprop fits at this fraction of the size (default: {PAPER.backprop.scale})")
+    parser.add_argument("--backprop-iterations", type=int,
+                        help=f"backprop main-loop iterations at most (default: {PAPER.backprop.max_iterations})")
+    parser.add_argument("--backprop-warmup", type=int,
+                        help=f"warm-up iterations of backprop-prior-wc (default: {PAPER.backprop.warmup})")
+    parser.add_argument("--n-segments", type=int,
+                        help=f"SLIC superpixels of backprop (default: {PAPER.backprop.n_segments})")
+    parser.add_argument("--compactness", type=float,
+                        help=f"SLIC compactness of backprop (default: {PAPER.backprop.compactness:g})")
+    parser.add_argument("--min-labels", type=int,
+                        help=f"backprop label count that ends training (default: {PAPER.backprop.min_labels})")
+    parser.add_argument("--precision", choices=("float32", "bfloat16"),
+                        help=f"backprop precision (default: {PAPER.backprop.precision})")
     parser.add_argument("--seed", type=int, default=0, help="seed of every method (default: 0)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto",
                         help="torch device of the prior and backprop (default: auto)")
@@ -246,12 +269,12 @@ def _add_benchmark(subparsers):
 
 
 def _run_benchmark(args):
-    from .datasets import load_dataset
-    from .evaluation import markdown_table, plan_jobs, run_benchmark, summarize
+    from .evaluation.benchmark import markdown_table, plan_jobs, run_benchmark, summarize
+    from .evaluation.datasets import load_dataset
 
     dataset = load_dataset(args.dataset, args.root, split=args.split, offset=args.offset, limit=args.limit)
     jobs = plan_jobs(
-        dataset.task, methods=args.methods, clusters=args.clusters, window=args.window, seed=args.seed,
+        dataset.task, methods=args.methods, n_clusters=args.n_clusters, window=args.window, seed=args.seed,
         prior={"iterations": args.prior_iterations, "restarts": args.prior_restarts,
                "learning_rate": args.prior_lr},
         backprop={"scale": args.backprop_scale, "max_iterations": args.backprop_iterations,
@@ -275,8 +298,10 @@ def _add_figure_command(subparsers, name, help, description, run):
     source.add_argument("--sample", choices=sorted(SAMPLES), help="use a bundled sample photograph instead")
     parser.add_argument("--prior", type=Path,
                         help="the image's prior as a TIFF (e.g. from `napari-dsp segment`); computed if absent")
-    parser.add_argument("--iterations", type=int, default=50, help="prior iterations per network (default: 50)")
-    parser.add_argument("--restarts", type=int, default=11, help="prior networks (default: 11)")
+    parser.add_argument("--iterations", type=int, default=PAPER.foreground_prior.iterations,
+                        help="prior iterations per network (default: %(default)s)")
+    parser.add_argument("--restarts", type=int, default=PAPER.foreground_prior.restarts,
+                        help="prior networks (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto",
                         help="torch device for the prior (default: auto)")
@@ -302,7 +327,8 @@ def _image_and_prior(args):
 
     with tqdm(total=args.iterations * args.restarts, desc="prior", unit="it", file=sys.stderr) as bar:
         prior = deep_segmentation_prior(
-            image, iterations=args.iterations, restarts=args.restarts, channel_axis=channel_axis,
+            image, iterations=args.iterations, restarts=args.restarts,
+            learning_rate=PAPER.foreground_prior.learning_rate, channel_axis=channel_axis,
             device=None if args.device == "auto" else args.device, seed=args.seed,
             callback=lambda progress: bar.update(progress.step - bar.n),
         )
@@ -322,12 +348,12 @@ def _add_spectrum(subparsers):
         "Plot the azimuthally averaged power spectrum of the image, its prior and a low-pass-filtered image.",
         _run_spectrum,
     )
-    parser.add_argument("--keep", type=float, default=0.1,
-                        help="fraction of FFT coefficients per axis the low-pass keeps (default: 0.1)")
+    parser.add_argument("--keep", type=float, default=LOW_PASS_KEEP,
+                        help="fraction of FFT coefficients per axis the low-pass keeps (default: %(default)s)")
 
 
 def _run_spectrum(args):
-    from .figures import spectrum_figure
+    from .evaluation.figures import spectrum_figure
 
     image, channel_axis, prior = _image_and_prior(args)
     return _save_figure(spectrum_figure(image, prior, keep=args.keep, channel_axis=channel_axis), args.out)
@@ -338,12 +364,13 @@ def _add_windows(subparsers):
         subparsers, "windows", "KMeans window-size robustness, image vs prior (paper fig. 6)",
         "Cluster the image and its prior with KMeans at several window sizes.", _run_windows,
     )
-    parser.add_argument("--windows", nargs="+", type=int, default=[1, 3, 5, 7], help="window sides (default: 1 3 5 7)")
-    parser.add_argument("--k", type=int, default=2, dest="n_clusters", help="KMeans classes (default: 2)")
+    parser.add_argument("--windows", nargs="+", type=int, default=[1, 3, 5, 7], help="window sides (default: %(default)s)")
+    parser.add_argument("--n-clusters", "--k", type=int, default=PAPER.kmeans.n_clusters, dest="n_clusters",
+                        help="KMeans classes (default: %(default)s; --k is the old name)")
 
 
 def _run_windows(args):
-    from .figures import window_figure
+    from .evaluation.figures import window_figure
 
     image, channel_axis, prior = _image_and_prior(args)
     figure = window_figure(image, prior, windows=args.windows, n_clusters=args.n_clusters,
@@ -356,12 +383,14 @@ def _add_slic(subparsers):
         subparsers, "slic", "SLIC superpixels on the image vs on the prior (paper fig. 9)",
         "Draw SLIC superpixel boundaries computed on the image and on its prior.", _run_slic,
     )
-    parser.add_argument("--n-segments", type=int, default=1000, help="SLIC superpixels (default: 1000)")
-    parser.add_argument("--compactness", type=float, default=10.0, help="SLIC compactness (default: 10)")
+    parser.add_argument("--n-segments", type=int, default=PAPER.backprop.n_segments,
+                        help="SLIC superpixels (default: %(default)s)")
+    parser.add_argument("--compactness", type=float, default=PAPER.backprop.compactness,
+                        help="SLIC compactness (default: %(default)s)")
 
 
 def _run_slic(args):
-    from .figures import slic_figure
+    from .evaluation.figures import slic_figure
 
     image, channel_axis, prior = _image_and_prior(args)
     figure = slic_figure(image, prior, n_segments=args.n_segments, compactness=args.compactness,

@@ -6,11 +6,17 @@ no fine texture, this separates objects that the same clustering cannot
 separate on the raw image.
 """
 
+from typing import Optional
+
 import numpy as np
+from numpy.typing import ArrayLike
 from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.cluster import KMeans
 
 from ._image import is_int, prepare_image
+from .recipes import PAPER
+
+_PAPER = PAPER.kmeans
 
 __all__ = ["foreground_background", "kmeans_segmentation"]
 
@@ -19,7 +25,7 @@ __all__ = ["foreground_background", "kmeans_segmentation"]
 _CHUNK_ELEMENTS = 1 << 22
 
 
-def check_parameters(spatial_shape, n_clusters, window, max_samples=65536, n_init=3):
+def check_parameters(spatial_shape, n_clusters, window, max_samples=_PAPER.max_samples, n_init=_PAPER.n_init):
     """Validate KMeans options against an image's height and width.
 
     Public to the package so the pipeline can reject bad options before it
@@ -62,8 +68,15 @@ def check_parameters(spatial_shape, n_clusters, window, max_samples=65536, n_ini
 
 
 def kmeans_segmentation(
-    image, n_clusters=2, *, window=7, channel_axis=None, seed=None, max_samples=65536, n_init=3
-):
+    image: ArrayLike,
+    n_clusters: int = _PAPER.n_clusters,
+    *,
+    window: int = _PAPER.window,
+    channel_axis: Optional[int] = None,
+    seed=None,
+    max_samples: int = _PAPER.max_samples,
+    n_init: int = _PAPER.n_init,
+) -> np.ndarray:
     """Cluster pixels by the window around them into `n_clusters` classes.
 
     Each pixel is described by the ``window x window`` neighbourhood around
@@ -141,7 +154,15 @@ def kmeans_segmentation(
     return _cluster(scaled.data, n_clusters, window, seed, max_samples, n_init)
 
 
-def foreground_background(image, *, window=7, channel_axis=None, seed=None, max_samples=65536, n_init=3):
+def foreground_background(
+    image: ArrayLike,
+    *,
+    window: int = _PAPER.window,
+    channel_axis: Optional[int] = None,
+    seed=None,
+    max_samples: int = _PAPER.max_samples,
+    n_init: int = _PAPER.n_init,
+) -> np.ndarray:
     """Split an image into foreground and background with 2-class KMeans.
 
     The clustering is `kmeans_segmentation` with ``n_clusters=2``. Of the

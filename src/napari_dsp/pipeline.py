@@ -1,25 +1,36 @@
 """The whole recipe in one call: the Deep Segmentation Prior, then a segmenter on it."""
 
-import inspect
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Callable, Optional
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._device import resolve_device
-from ._image import normalize_channel_axis
-from .backprop import backprop_segmentation, check_backprop_options
+from ._image import normalize_channel_axis, spatial_shape
+from .backprop import BackpropOptions, backprop_segmentation, check_backprop_options
 from .kmeans import check_parameters, foreground_background, kmeans_segmentation
 from .prior import deep_segmentation_prior
+from .recipes import PAPER, PriorRecipe, Recipe
 
-__all__ = ["METHODS", "Segmentation", "segment"]
+__all__ = ["METHODS", "Segmentation", "prior_recipe", "segment"]
 
 METHODS = ("kmeans", "foreground", "backprop")
 """Segmenters `segment` can run on the prior."""
 
-# (iterations, restarts) of the prior per method, from the paper's recipes.
-_PRIOR_DEFAULTS = {"kmeans": (50, 11), "foreground": (50, 11), "backprop": (100, 10)}
 # Options of backprop_segmentation that the pipeline sets itself.
 _BACKPROP_OWN = ("image", "guide", "channel_axis", "device", "seed", "callback")
+
+
+def prior_recipe(method: str, recipe: Recipe = PAPER) -> PriorRecipe:
+    """The prior settings `segment` uses for `method`: multi-class for backprop, else foreground.
+
+    Examples
+    --------
+    >>> prior_recipe("backprop").iterations, prior_recipe("kmeans").iterations
+    (100, 50)
+    """
+    return recipe.multiclass_prior if method == "backprop" else recipe.foreground_prior
 
 
 @dataclass(frozen=True, eq=False)  # arrays have no single truth value to compare by
@@ -45,19 +56,19 @@ class Segmentation:
 
 
 def segment(
-    image,
+    image: ArrayLike,
     *,
-    method="kmeans",
-    n_clusters=2,
-    window=7,
-    iterations=None,
-    restarts=None,
-    channel_axis=None,
+    method: str = "kmeans",
+    n_clusters: int = PAPER.kmeans.n_clusters,
+    window: int = PAPER.kmeans.window,
+    iterations: Optional[int] = None,
+    restarts: Optional[int] = None,
+    channel_axis: Optional[int] = None,
     device=None,
-    seed=None,
-    callback=None,
-    backprop_options=None,
-):
+    seed: Optional[int] = None,
+    callback: Optional[Callable] = None,
+    backprop_options: Optional[dict] = None,
+) -> Segmentation:
     """Compute the Deep Segmentation Prior of an image and segment it.
 
     Parameters
@@ -127,21 +138,20 @@ def segment(
         raise ValueError(f"method={method!r} is unknown; choose one of {', '.join(map(repr, METHODS))}")
     array = np.asarray(image)
     channel_axis = normalize_channel_axis(array, channel_axis)
-    spatial_shape = tuple(size for axis, size in enumerate(array.shape) if axis != channel_axis)
     if method == "backprop":
         reserved = sorted(set(backprop_options) & set(_BACKPROP_OWN))
         if reserved:
             raise ValueError(f"backprop_options may not set {', '.join(reserved)}: segment passes them itself")
         check_backprop_options(array.shape, channel_axis=channel_axis, guide_shape=array.shape, **backprop_options)
     else:
-        check_parameters(spatial_shape, n_clusters if method == "kmeans" else 2, window)
-    default_iterations, default_restarts = _PRIOR_DEFAULTS[method]
-    iterations = default_iterations if iterations is None else iterations
-    restarts = default_restarts if restarts is None else restarts
+        check_parameters(spatial_shape(array.shape, channel_axis), n_clusters if method == "kmeans" else 2, window)
+    recipe = prior_recipe(method)
+    iterations = recipe.iterations if iterations is None else iterations
+    restarts = recipe.restarts if restarts is None else restarts
     device = str(resolve_device(device))
 
     prior = deep_segmentation_prior(
-        array, iterations=iterations, restarts=restarts, channel_axis=channel_axis,
+        array, iterations=iterations, restarts=restarts, learning_rate=recipe.learning_rate, channel_axis=channel_axis,
         device=device, seed=seed, callback=callback,
     )
     parameters = {
@@ -168,9 +178,8 @@ def segment(
 
 def _backprop_parameters(options):
     """The backprop options in effect, defaults filled in; scribbles recorded as their count of pixels."""
-    signature = inspect.signature(backprop_segmentation).parameters
-    values = {name: options.get(name, parameter.default) for name, parameter in signature.items()
-              if name not in _BACKPROP_OWN}
-    scribbles = values.pop("scribbles")
+    options = dict(options)
+    scribbles = options.pop("scribbles", None)
+    values = asdict(BackpropOptions(**options))
     values["scribbled_pixels"] = 0 if scribbles is None else int(np.count_nonzero(scribbles))
     return values

@@ -9,14 +9,17 @@ import math
 import os
 import queue
 import threading
+from typing import Callable, Optional
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 
 from . import _dip
 from ._device import resolve_device
 from ._image import check_int, prepare_image
 from .progress import Progress, report
+from .recipes import PAPER
 
 __all__ = ["STRATEGIES", "deep_segmentation_prior"]
 
@@ -185,17 +188,17 @@ def _run_threaded(fit, generators, n_workers, callback, total):
 
 
 def deep_segmentation_prior(
-    image,
+    image: ArrayLike,
     *,
-    iterations=50,
-    restarts=11,
-    learning_rate=0.01,
-    channel_axis=None,
+    iterations: int = PAPER.foreground_prior.iterations,
+    restarts: int = PAPER.foreground_prior.restarts,
+    learning_rate: float = PAPER.foreground_prior.learning_rate,
+    channel_axis: Optional[int] = None,
     device=None,
-    seed=None,
-    callback=None,
-    strategy="auto",
-):
+    seed: Optional[int] = None,
+    callback: Optional[Callable] = None,
+    strategy: str = "auto",
+) -> np.ndarray:
     """Compute the Deep Segmentation Prior of an image.
 
     `restarts` Deep Image Prior networks, each from its own random weights

@@ -11,27 +11,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._image import normalize_channel_axis
+from ._image import channels_first
+from .recipes import LOW_PASS_KEEP
 
 __all__ = ["SpectralComparison", "compare_spectra", "low_pass", "radial_power_spectrum"]
 
 
-def _channels_first(image, channel_axis):
-    """Validated float64 (C, H, W) copy of an image, in its own intensity scale."""
-    image = np.asarray(image)
-    if not (np.issubdtype(image.dtype, np.number) or image.dtype == bool):
-        raise ValueError(f"image must hold numbers, got dtype {image.dtype}")
-    channel_axis = normalize_channel_axis(image, channel_axis)
-    chw = image[np.newaxis] if channel_axis is None else np.moveaxis(image, channel_axis, 0)
-    if min(chw.shape[1:]) < 2:
-        raise ValueError(f"image is {chw.shape[1]} x {chw.shape[2]} pixels; at least 2 x 2 is needed")
-    chw = chw.astype(np.float64, copy=True)
-    if not np.isfinite(chw).all():
-        raise ValueError("image contains NaN or infinite values; replace them (e.g. np.nan_to_num) first")
-    return chw, channel_axis
-
-
-def low_pass(image, *, keep=0.1, channel_axis=None):
+def low_pass(image, *, keep=LOW_PASS_KEEP, channel_axis=None):
     """Keep only the lowest spatial frequencies of an image (the paper's LPF baseline).
 
     Each channel's 2-D FFT is cut to the `keep` fraction of coefficients
@@ -67,7 +53,7 @@ def low_pass(image, *, keep=0.1, channel_axis=None):
     """
     if not 0 < keep <= 1:
         raise ValueError(f"keep={keep!r} must be a fraction in (0, 1], e.g. 0.1 for the lowest 10%")
-    chw, channel_axis = _channels_first(image, channel_axis)
+    chw, channel_axis = channels_first(image, channel_axis)
     height, width = chw.shape[1:]
     rows = np.abs(np.fft.fftfreq(height) * height) <= keep * height / 2
     cols = np.abs(np.fft.fftfreq(width) * width) <= keep * width / 2
@@ -108,7 +94,7 @@ def radial_power_spectrum(image, *, channel_axis=None, n_bins=None):
     >>> float(freq[np.argmax(power)])
     0.125
     """
-    chw, _ = _channels_first(image, channel_axis)
+    chw, _ = channels_first(image, channel_axis)
     grey = chw.mean(axis=0)
     grey -= grey.mean()
     height, width = grey.shape
@@ -162,7 +148,7 @@ class SpectralComparison:
         return float(np.nansum(self.curves[name][above]) / reference) if reference > 0 else float("nan")
 
 
-def compare_spectra(image, prior=None, *, keep=0.1, channel_axis=None):
+def compare_spectra(image, prior=None, *, keep=LOW_PASS_KEEP, channel_axis=None):
     """Spectra of an image, its Deep Segmentation Prior and a low-pass baseline.
 
     Parameters

@@ -1,6 +1,6 @@
 """File > Open Sample > napari-dsp: the photographs bundled with scikit-image."""
 
-from .samples import load_sample
+from ..samples import load_sample
 
 
 def _sample(name: str) -> list:

@@ -53,7 +53,9 @@ def test_samples_match_the_library(manifest):
 
 def test_widget_module_imports_neither_torch_nor_the_algorithms():
     code = (
-        "import sys, napari_dsp._widgets, napari_dsp._sample_data; "
+        "import sys, napari_dsp._plugin.segment_widget, napari_dsp._plugin.prior_widget, "
+        "napari_dsp._plugin.kmeans_widget, napari_dsp._plugin.backprop_widget, napari_dsp._plugin.spectrum_widget, "
+        "napari_dsp._plugin._sample_data; "
         "heavy = {'torch', 'napari_dsp.prior', 'napari_dsp.backprop'} & set(sys.modules); "
         "assert not heavy, heavy"
     )

@@ -20,7 +20,7 @@ Methods (``--methods`` families):
 ========================  ==============================================================
 
 On ECSSD (foreground task) the KMeans methods are `foreground_background`;
-on BSDS500 (multi-class) each KMeans family runs for every k in `clusters`
+on BSDS500 (multi-class) each KMeans family runs for every k in `n_clusters`
 (rows ``kmeans-prior-k3`` etc.) and the backprop methods are available.
 """
 
@@ -32,12 +32,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ..recipes import LOW_PASS_KEEP, PAPER
 from . import metrics
 from .datasets import Dataset
 
 __all__ = [
+    "BSDS500_CLUSTERS",
     "FAMILIES",
-    "PRIOR_DEFAULTS",
     "BenchmarkJob",
     "markdown_table",
     "plan_jobs",
@@ -51,14 +52,10 @@ FAMILIES = (
 )
 _FOREGROUND_FAMILIES = FAMILIES[:4]
 
-PRIOR_DEFAULTS = {"foreground": (50, 11), "multiclass": (100, 10)}
-"""(iterations, restarts) of the prior per task, from the paper's recipes (SPEC section 1)."""
-
-_BACKPROP_DEFAULTS = {
-    "scale": 1.0, "max_iterations": 1000, "warmup": 100, "n_segments": 1000, "compactness": 10.0,
-    "min_labels": 3, "precision": "float32",
-}
-_LOWPASS_KEEP = 0.1
+_PRIOR_RECIPES = {"foreground": PAPER.foreground_prior, "multiclass": PAPER.multiclass_prior}
+_BACKPROP_OPTIONS = ("scale", "max_iterations", "warmup", "n_segments", "compactness", "min_labels", "precision")
+BSDS500_CLUSTERS = (2, 3, 4, 5, 6)
+"""k of the KMeans rows on BSDS500 (the dataset's images hold 2 to 6 regions per annotator, typically)."""
 
 
 @dataclass(frozen=True)
@@ -102,7 +99,8 @@ def _merge(name, given, defaults, allowed=None):
 
 
 def plan_jobs(
-    task, *, methods=None, clusters=(2, 3, 4, 5, 6), window=7, prior=None, backprop=None, kmeans=None, seed=0,
+    task, *, methods=None, n_clusters=BSDS500_CLUSTERS, window=PAPER.kmeans.window, prior=None, backprop=None,
+    kmeans=None, seed=0,
 ):
     """List the jobs of a benchmark run.
 
@@ -112,13 +110,14 @@ def plan_jobs(
         The dataset's task (`Dataset.task`).
     methods : sequence of str, optional
         Families from `FAMILIES` (default: all that apply to the task).
-    clusters : sequence of int, optional
+    n_clusters : sequence of int, optional
         k of the KMeans rows on a multi-class dataset.
     window : int, optional
         KMeans window side.
     prior : dict, optional
         ``iterations``, ``restarts``, ``learning_rate`` of the prior;
-        missing entries take the task's defaults (`PRIOR_DEFAULTS`, lr 0.01).
+        missing entries take the paper's values for the task
+        (`napari_dsp.recipes.PAPER`: foreground or multi-class prior).
     backprop : dict, optional
         Options of `backprop_segmentation` shared by the backprop rows
         (``scale``, ``max_iterations``, ``warmup``, ``n_segments``,
@@ -143,11 +142,11 @@ def plan_jobs(
 
     Examples
     --------
-    >>> [job.method for job in plan_jobs("multiclass", methods=["kmeans-prior"], clusters=[2, 3])]
+    >>> [job.method for job in plan_jobs("multiclass", methods=["kmeans-prior"], n_clusters=[2, 3])]
     ['kmeans-prior-k2', 'kmeans-prior-k3']
     """
-    if task not in PRIOR_DEFAULTS:
-        raise ValueError(f"task={task!r} is not one of {', '.join(PRIOR_DEFAULTS)}; use Dataset.task")
+    if task not in _PRIOR_RECIPES:
+        raise ValueError(f"task={task!r} is not one of {', '.join(_PRIOR_RECIPES)}; use Dataset.task")
     allowed = _FOREGROUND_FAMILIES if task == "foreground" else FAMILIES
     methods = list(allowed if methods is None else methods)
     unknown = [m for m in methods if m not in FAMILIES]
@@ -159,13 +158,13 @@ def plan_jobs(
             f"method {misplaced[0]!r} gives a multi-class segmentation, which the {task} task cannot score; "
             f"choose from {', '.join(allowed)}"
         )
-    clusters = [int(k) for k in clusters]
-    if task == "multiclass" and (not clusters or min(clusters) < 1):
-        raise ValueError(f"clusters={clusters} must be one or more positive numbers of classes")
-    iterations, restarts = PRIOR_DEFAULTS[task]
-    prior_settings = _merge("prior", prior, {"iterations": iterations, "restarts": restarts,
-                                             "learning_rate": 0.01, "seed": seed})
-    backprop_settings = _merge("backprop", backprop, _BACKPROP_DEFAULTS)
+    n_clusters = [int(k) for k in n_clusters]
+    if task == "multiclass" and (not n_clusters or min(n_clusters) < 1):
+        raise ValueError(f"n_clusters={n_clusters} must be one or more positive numbers of classes")
+    recipe = _PRIOR_RECIPES[task]
+    prior_settings = _merge("prior", prior, {"iterations": recipe.iterations, "restarts": recipe.restarts,
+                                             "learning_rate": recipe.learning_rate, "seed": seed})
+    backprop_settings = _merge("backprop", backprop, {name: getattr(PAPER.backprop, name) for name in _BACKPROP_OPTIONS})
     # No defaults here: unset KMeans options stay out of the settings (and the resume keys).
     kmeans_settings = _merge("kmeans", kmeans, {}, allowed=("max_samples", "n_init"))
 
@@ -178,17 +177,17 @@ def plan_jobs(
             if family == "kmeans-prior":
                 settings["prior"] = prior_settings
             if family == "kmeans-lowpass":
-                settings["keep"] = _LOWPASS_KEEP
+                settings["keep"] = LOW_PASS_KEEP
             if task == "foreground":
                 jobs.append(BenchmarkJob(family, family, settings))
             else:
-                jobs.extend(BenchmarkJob(f"{family}-k{k}", family, {**settings, "k": k}) for k in clusters)
+                jobs.extend(BenchmarkJob(f"{family}-k{k}", family, {**settings, "k": k}) for k in n_clusters)
         else:
             settings = {**backprop_settings, "seed": seed}
             if family == "backprop-prior-wc":
-                settings["cosine_restarts"] = True
+                settings["cosine_annealing"] = True
             else:
-                settings.update(warmup=0, cosine_restarts=False)
+                settings.update(warmup=0, cosine_annealing=False)
             if family != "backprop-raw":
                 settings["prior"] = prior_settings
             jobs.append(BenchmarkJob(family, family, settings))
@@ -201,8 +200,8 @@ def _segment(job, image, prior, device):
     if job.family == "blank":
         return np.ones(image.shape[:2], np.int32)
     if job.family.startswith("kmeans"):
-        from .kmeans import foreground_background, kmeans_segmentation
-        from .spectrum import low_pass
+        from ..kmeans import foreground_background, kmeans_segmentation
+        from ..spectrum import low_pass
 
         source = {"kmeans-raw": image, "kmeans-prior": prior}.get(job.family)
         if source is None:
@@ -211,11 +210,11 @@ def _segment(job, image, prior, device):
         if "k" not in settings:
             return foreground_background(source, channel_axis=-1, **options)
         return kmeans_segmentation(source, settings["k"], channel_axis=-1, **options)
-    from .backprop import backprop_segmentation
+    from ..backprop import backprop_segmentation
 
-    options = {k: settings[k] for k in _BACKPROP_DEFAULTS}
+    options = {k: settings[k] for k in _BACKPROP_OPTIONS}
     return backprop_segmentation(
-        image, guide=prior, cosine_restarts=settings["cosine_restarts"], channel_axis=-1,
+        image, guide=prior, cosine_annealing=settings["cosine_annealing"], channel_axis=-1,
         device=device, seed=settings["seed"], **options,
     )
 
@@ -248,7 +247,7 @@ def _cached_prior(cache_dir, sample, settings, device):
     if path.is_file():
         with np.load(path) as stored:
             return stored["prior"], float(stored["seconds"])
-    from .prior import deep_segmentation_prior
+    from ..prior import deep_segmentation_prior
 
     start = time.perf_counter()
     prior = deep_segmentation_prior(
@@ -324,7 +323,7 @@ def run_benchmark(dataset: Dataset, out_dir, jobs, *, device=None, progress=Fals
     """
     from tqdm import tqdm
 
-    from ._device import resolve_device
+    from .._device import resolve_device
 
     device = str(resolve_device(device))
     out_dir = Path(out_dir)
@@ -421,7 +420,8 @@ def _describe(settings):
     if "window" in settings:
         parts.append(f"w={settings['window']}")
     if "max_samples" in settings or "n_init" in settings:
-        parts.append(f"KMeans on {settings.get('max_samples', 65536)} px, {settings.get('n_init', 3)} init")
+        parts.append(f"KMeans on {settings.get('max_samples', PAPER.kmeans.max_samples)} px, "
+                     f"{settings.get('n_init', PAPER.kmeans.n_init)} init")
     if "keep" in settings:
         parts.append(f"low-pass {settings['keep']:.0%}")
     if "max_iterations" in settings:
@@ -429,7 +429,7 @@ def _describe(settings):
             f"SLIC {settings['n_segments']}/{settings['compactness']:g}, scale {settings['scale']:g}, "
             f"<= {settings['max_iterations']} it"
         )
-        if settings["cosine_restarts"]:
+        if settings["cosine_annealing"]:
             parts.append(f"warm-up {settings['warmup']} + cosine")
     if "prior" in settings:
         prior = settings["prior"]

@@ -19,7 +19,6 @@ if TYPE_CHECKING:
 
 METADATA_KEY = "napari_dsp"
 PRIOR = "prior"
-SCRIBBLES = "scribbles"
 
 
 def dsp_metadata(layer) -> dict:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy.io import savemat
 
-from napari_dsp.datasets import load_dataset
+from napari_dsp.evaluation.datasets import load_dataset
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -9,9 +9,10 @@ backend for new figures, so importing this module costs nothing.
 
 import numpy as np
 
-from ._image import normalize_channel_axis, prepare_image
+from .._image import normalize_channel_axis, prepare_image
+from ..recipes import LOW_PASS_KEEP, PAPER
+from ..spectrum import compare_spectra
 from .metrics import boundary_irregularity, variation_of_information
-from .spectrum import compare_spectra
 
 __all__ = ["draw_spectrum", "slic_figure", "spectrum_figure", "window_figure"]
 
@@ -78,7 +79,7 @@ def draw_spectrum(ax, comparison):
     return ax
 
 
-def spectrum_figure(image, prior=None, *, keep=0.1, channel_axis=None, figure=None):
+def spectrum_figure(image, prior=None, *, keep=LOW_PASS_KEEP, channel_axis=None, figure=None):
     """The paper's figure 3: image, prior, low-pass image and their power spectra.
 
     Parameters
@@ -119,7 +120,7 @@ def spectrum_figure(image, prior=None, *, keep=0.1, channel_axis=None, figure=No
     return figure
 
 
-def window_figure(image, prior, *, windows=(1, 3, 5, 7), n_clusters=2, channel_axis=None, seed=0, figure=None):
+def window_figure(image, prior, *, windows=(1, 3, 5, 7), n_clusters=PAPER.kmeans.n_clusters, channel_axis=None, seed=0, figure=None):
     """The paper's figure 6: KMeans at several window sizes, on the image and on the prior.
 
     Each row's titles give the variation of information (nats) between that
@@ -153,7 +154,7 @@ def window_figure(image, prior, *, windows=(1, 3, 5, 7), n_clusters=2, channel_a
         If `windows` is empty or a window is invalid for the image (see
         `napari_dsp.kmeans.kmeans_segmentation`), or the prior's shape differs.
     """
-    from .kmeans import kmeans_segmentation
+    from ..kmeans import kmeans_segmentation
 
     if prior is None:
         raise ValueError("the window comparison needs the prior; compute it with deep_segmentation_prior")
@@ -192,7 +193,10 @@ def _slic(chw, n_segments, compactness):
                 channel_axis=-1, convert2lab=False, start_label=1)
 
 
-def slic_figure(image, prior, *, n_segments=1000, compactness=10, channel_axis=None, figure=None):
+def slic_figure(
+    image, prior, *, n_segments=PAPER.backprop.n_segments, compactness=PAPER.backprop.compactness,
+    channel_axis=None, figure=None,
+):
     """The paper's figure 9: SLIC superpixel boundaries on the image and on its prior.
 
     Titles give the boundary irregularity (`napari_dsp.metrics.boundary_irregularity`):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import mutual_info_score, rand_score
 
-from napari_dsp.metrics import (
+from napari_dsp.evaluation.metrics import (
     best_assignment_iou,
     best_iou_per_segment,
     boundary_irregularity,

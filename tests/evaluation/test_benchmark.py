@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 from scipy.io import savemat
 
-from napari_dsp import evaluation
+from napari_dsp.evaluation import benchmark
 from napari_dsp.cli import main
-from napari_dsp.datasets import load_dataset
-from napari_dsp.evaluation import markdown_table, plan_jobs, read_records, run_benchmark, summarize
+from napari_dsp.evaluation.datasets import load_dataset
+from napari_dsp.evaluation.benchmark import markdown_table, plan_jobs, read_records, run_benchmark, summarize
 
 TINY_PRIOR = {"iterations": 2, "restarts": 2}
 
@@ -60,7 +60,7 @@ def bsds(tmp_path):
 
 
 def test_plan_expands_kmeans_per_k_and_rejects_misfits():
-    methods = [job.method for job in plan_jobs("multiclass", clusters=(2, 4), prior=TINY_PRIOR)]
+    methods = [job.method for job in plan_jobs("multiclass", n_clusters=(2, 4), prior=TINY_PRIOR)]
     assert methods == [
         "blank", "kmeans-raw-k2", "kmeans-raw-k4", "kmeans-lowpass-k2", "kmeans-lowpass-k4",
         "kmeans-prior-k2", "kmeans-prior-k4", "backprop-raw", "backprop-prior", "backprop-prior-wc",
@@ -82,7 +82,7 @@ def test_settings_decide_which_results_are_shared():
     assert first["backprop-raw"].key == second["backprop-raw"].key
     assert first["backprop-prior"].settings["warmup"] == 0
     assert first["backprop-prior-wc"].settings["warmup"] == 100
-    assert first["backprop-prior-wc"].settings["cosine_restarts"] is True
+    assert first["backprop-prior-wc"].settings["cosine_annealing"] is True
     practical = {job.method: job for job in plan_jobs("multiclass", kmeans={"max_samples": 4096, "n_init": None})}
     assert practical["kmeans-raw-k2"].settings["max_samples"] == 4096
     assert "n_init" not in practical["kmeans-raw-k2"].settings
@@ -136,20 +136,20 @@ def test_foreground_benchmark_scores_resumes_and_shares_the_prior(ecssd, tmp_pat
 def test_interrupted_run_keeps_finished_records(ecssd, tmp_path, monkeypatch):
     dataset = load_dataset("ecssd", ecssd)
     jobs = plan_jobs("foreground", methods=["blank", "kmeans-raw"], window=3)
-    original = evaluation._segment
+    original = benchmark._segment
 
     def fail_on_second_image(job, image, prior, device):
         if job.method == "kmeans-raw" and len(read_records(tmp_path / "ecssd.jsonl")) >= 3:
             raise KeyboardInterrupt
         return original(job, image, prior, device)
 
-    monkeypatch.setattr(evaluation, "_segment", fail_on_second_image)
+    monkeypatch.setattr(benchmark, "_segment", fail_on_second_image)
     with pytest.raises(KeyboardInterrupt):
         run_benchmark(dataset, tmp_path, jobs, device="cpu")
     assert len(read_records(tmp_path / "ecssd.jsonl")) == 3
     with (tmp_path / "ecssd.jsonl").open("a") as sink:
         sink.write('{"dataset": "ecssd", "ima')  # a line cut short by a kill
-    monkeypatch.setattr(evaluation, "_segment", original)
+    monkeypatch.setattr(benchmark, "_segment", original)
     records = run_benchmark(dataset, tmp_path, jobs, device="cpu")
     assert len(records) == 4
 
@@ -158,7 +158,7 @@ def test_multiclass_benchmark_through_the_command_line(bsds, tmp_path, capsys):
     out = tmp_path / "results"
     status = main([
         "benchmark", "--dataset", "bsds500", "--root", str(bsds), "--limit", "1", "--out", str(out),
-        "--methods", "blank", "kmeans-raw", "backprop-prior", "--k", "2", "--window", "3",
+        "--methods", "blank", "kmeans-raw", "backprop-prior", "--n-clusters", "2", "--window", "3",
         "--prior-iterations", "2", "--prior-restarts", "2", "--backprop-iterations", "3",
         "--n-segments", "20", "--device", "cpu",
     ])

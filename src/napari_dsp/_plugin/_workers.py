@@ -14,7 +14,7 @@ from typing import Callable, Optional
 import numpy as np
 from qtpy.QtCore import QObject, Signal
 
-from .progress import Cancelled, Progress
+from ..progress import Cancelled, Progress
 
 PREVIEW_INTERVAL = 0.3
 """Seconds between two live previews: every few iterations, without flooding the GUI."""

@@ -1,0 +1,40 @@
+"""The Deep Segmentation Prior dock widget: fit the prior, watching it converge."""
+
+from typing import TYPE_CHECKING
+
+from ._base import DSPWidget, device_argument, device_box, parameter_boxes, seed_box
+from ._layers import PRIOR
+
+if TYPE_CHECKING:
+    import napari
+
+
+class PriorWidget(DSPWidget):
+    """Fit the Deep Segmentation Prior of an image, showing the prior live as it converges."""
+
+    def __init__(self, napari_viewer: "napari.viewer.Viewer"):
+        from ..prior import deep_segmentation_prior
+
+        super().__init__(napari_viewer)
+        boxes = parameter_boxes(
+            deep_segmentation_prior, iterations=(1, 100_000), restarts=(1, 1000), learning_rate=(1e-5, 1.0, 0.001),
+        )
+        self.iterations, self.restarts, self.learning_rate = boxes.values()
+        self.seed = seed_box(deep_segmentation_prior)
+        self.device = device_box(deep_segmentation_prior)
+        self._finish_layout(*boxes.values(), self.seed, self.device)
+
+    def parameters(self) -> dict:
+        return dict(
+            iterations=self.iterations.value, restarts=self.restarts.value,
+            learning_rate=self.learning_rate.value, seed=self.seed.value, device=device_argument(self.device.value),
+        )
+
+    def _run(self) -> None:
+        from ..prior import deep_segmentation_prior
+
+        parameters = self.parameters()
+        def compute(job, plane, channel_axis, _index):
+            return deep_segmentation_prior(plane, channel_axis=channel_axis, callback=job.callback, **parameters)
+
+        self._launch_per_plane(PRIOR, compute, parameters)

@@ -1,0 +1,132 @@
+"""The settings of every method in one place: the paper's recipe, and presets beside it.
+
+Every default of the library functions, the command line, the widgets and
+the benchmark is read from here, so that they cannot drift apart. A preset is
+a `Recipe`; `PRESETS` maps its name to it.
+
+Examples
+--------
+>>> from napari_dsp.recipes import PAPER, get_preset
+>>> PAPER.foreground_prior.iterations, PAPER.foreground_prior.restarts
+(50, 11)
+>>> get_preset("paper").kmeans.window
+7
+"""
+
+from dataclasses import dataclass, field
+
+__all__ = ["LOW_PASS_KEEP", "PAPER", "PRESETS", "BackpropRecipe", "KMeansRecipe", "PriorRecipe", "Recipe", "get_preset"]
+
+
+@dataclass(frozen=True)
+class PriorRecipe:
+    """Settings of `napari_dsp.prior.deep_segmentation_prior`.
+
+    Attributes
+    ----------
+    iterations : int
+        Adam steps per network.
+    restarts : int
+        Independent networks whose pixel-wise median is the prior.
+    learning_rate : float
+        Adam learning rate.
+    """
+
+    iterations: int
+    restarts: int
+    learning_rate: float = 0.01
+
+
+@dataclass(frozen=True)
+class KMeansRecipe:
+    """Settings of `napari_dsp.kmeans.kmeans_segmentation`.
+
+    Attributes
+    ----------
+    n_clusters : int
+        Number of classes.
+    window : int
+        Odd side of the pixel window the features are taken from.
+    max_samples : int
+        Pixels KMeans is fitted on.
+    n_init : int
+        KMeans initialisations.
+    """
+
+    n_clusters: int = 2
+    window: int = 7
+    max_samples: int = 65536
+    n_init: int = 3
+
+
+@dataclass(frozen=True)
+class BackpropRecipe:
+    """Settings of `napari_dsp.backprop.backprop_segmentation` (see its parameters)."""
+
+    n_segments: int = 1000
+    compactness: float = 10.0
+    n_features: int = 100
+    n_conv: int = 2
+    learning_rate: float = 0.1
+    max_iterations: int = 1000
+    min_labels: int = 3
+    warmup: int = 100
+    cosine_annealing: bool = True
+    continuity: float = 0.0
+    scale: float = 1.0
+    precision: str = "float32"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A named set of settings for the whole pipeline.
+
+    Attributes
+    ----------
+    name : str
+        The preset's name, as given to ``--preset`` and the widgets.
+    description : str
+        One line for help texts and tooltips.
+    foreground_prior : PriorRecipe
+        The prior for foreground/background and KMeans segmentation.
+    multiclass_prior : PriorRecipe
+        The prior for multi-class segmentation (backprop).
+    kmeans : KMeansRecipe
+    backprop : BackpropRecipe
+    """
+
+    name: str
+    description: str
+    foreground_prior: PriorRecipe
+    multiclass_prior: PriorRecipe
+    kmeans: KMeansRecipe = field(default_factory=KMeansRecipe)
+    backprop: BackpropRecipe = field(default_factory=BackpropRecipe)
+
+
+PAPER = Recipe(
+    name="paper",
+    description="the paper's exact settings (prior 50 x 11 for KMeans, 100 x 10 for backprop)",
+    foreground_prior=PriorRecipe(iterations=50, restarts=11),
+    multiclass_prior=PriorRecipe(iterations=100, restarts=10),
+)
+"""The settings of the DSP paper and of the authors' code (SPEC sections 1-3)."""
+
+LOW_PASS_KEEP = 0.1
+"""Fraction of FFT coefficients per axis that the paper's low-pass baseline keeps (section 3.3)."""
+
+PRESETS = {recipe.name: recipe for recipe in (PAPER,)}
+"""Every preset by name."""
+
+
+def get_preset(name: str) -> Recipe:
+    """The preset called `name`.
+
+    Raises
+    ------
+    ValueError
+        If there is no such preset.
+    """
+    try:
+        return PRESETS[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"preset={name!r} is unknown; choose one of {', '.join(map(repr, PRESETS))}") from None
