@@ -273,3 +273,35 @@ def test_cli_segments_with_backprop(tmp_path):
     assert status == 0
     labels = iio.imread(tmp_path / "out" / "tiny_labels.tif")
     assert labels.shape == (24, 28) and labels.min() >= 1
+
+
+def test_large_scribble_labels_are_kept_without_a_table_of_their_size():
+    scribbles = np.zeros((24, 28), dtype=np.uint64)
+    scribbles[2:6, 2:6] = 2**31 - 1 - 16  # the largest usable with n_features=16; a table this long is 16 GiB
+    scribbles[18:22, 20:24] = 7
+    labels = backprop_segmentation(_textured(), channel_axis=-1, scribbles=scribbles, seed=0, **FAST)
+    assert labels.dtype == np.int32
+    marked = scribbles > 0
+    assert set(np.unique(labels[marked])) <= {7, 2**31 - 1 - 16}
+
+
+@pytest.mark.parametrize("label", [2**31 - 16, 2**40, 2**64 - 1])
+def test_scribble_labels_beyond_int32_output_are_refused(label):
+    scribbles = np.zeros((24, 28), dtype=np.uint64)
+    scribbles[3, 3] = label
+    with pytest.raises(ValueError, match=f"scribbles hold the label {label}, above the largest usable label"):
+        backprop_segmentation(_textured(), channel_axis=-1, scribbles=scribbles, **FAST)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: estimate_backprop_bytes((30, 40), scale=0), "scale=0"),
+        (lambda: estimate_backprop_bytes((30, 40), n_features=True), "n_features=True"),
+        (lambda: estimate_backprop_seconds((30, 40), precision="float16"), "precision='float16'"),
+        (lambda: estimate_backprop_seconds((30, 40), sample_pixels=0), "sample_pixels=0"),
+    ],
+)
+def test_estimates_check_their_options(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()

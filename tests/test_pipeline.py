@@ -22,8 +22,8 @@ def test_kmeans_recovers_regions_and_reports_progress(noisy_regions, region_ious
     assert steps[-1] == (150, 150, "prior") and {stage for _, _, stage in steps} == {"prior"}
     assert all(earlier[0] < later[0] for earlier, later in zip(steps, steps[1:]))
     assert result.parameters == {
-        "method": "kmeans", "n_clusters": 3, "window": 7, "iterations": 50, "restarts": 3,
-        "channel_axis": 2, "device": "cpu", "seed": 0,
+        "method": "kmeans", "preset": "paper", "n_clusters": 3, "window": 7, "iterations": 50, "restarts": 3,
+        "max_size": 0, "channel_axis": 2, "device": "cpu", "seed": 0,
     }
 
 
@@ -71,3 +71,17 @@ def test_callback_cancels():
         segment(np.random.default_rng(0).random((32, 32)), iterations=20, restarts=2, device="cpu",
                 callback=stop_at_third)
     assert seen[-1] >= 3 and all(step < 3 for step in seen[:-1])
+
+
+def test_fast_preset_segments_at_reduced_working_size(noisy_regions, region_ious):
+    image, truth = noisy_regions
+    big = np.kron(image, np.ones((5, 5, 1), np.float32))  # 320 x 320, above the preset's 256 px
+    result = segment(big, method="kmeans", preset="fast", n_clusters=3, channel_axis=-1, seed=0, iterations=40)
+    assert result.parameters["preset"] == "fast" and result.parameters["max_size"] == 256
+    assert result.parameters["restarts"] == 3 and result.prior.shape == big.shape
+    assert region_ious(result.labels, np.kron(truth, np.ones((5, 5), truth.dtype))).min() > 0.85
+
+
+def test_unknown_preset_fails_before_the_prior():
+    with pytest.raises(ValueError, match="preset='quick' is unknown"):
+        segment(np.zeros((20, 20)), preset="quick", callback=lambda p: pytest.fail("the prior started"))

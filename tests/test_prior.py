@@ -5,8 +5,11 @@ import pytest
 import torch
 
 from napari_dsp import _dip
+from napari_dsp._image import prepare_image
 from napari_dsp.prior import deep_segmentation_prior
 from napari_dsp.progress import Cancelled
+from napari_dsp.recipes import FAST as FAST_PRESET
+from napari_dsp.recipes import PAPER
 
 FAST = dict(iterations=4, restarts=2, seed=0, device="cpu")
 
@@ -162,13 +165,113 @@ def test_progress_runs_to_the_total_and_preview_becomes_the_prior():
     np.testing.assert_array_equal(seen[-1], prior)
 
 
-def test_thread_workers_are_limited_by_cores_restarts_and_free_memory(monkeypatch):
+def test_concurrent_restarts_are_limited_by_free_memory():
     from napari_dsp import prior
 
-    page = 4096
-    monkeypatch.setattr(prior.os, "sysconf", lambda name: page if name == "SC_PAGE_SIZE" else 10**9 // page)
-    assert prior._thread_workers(16, 11, (64, 64)) == 11
-    assert prior._thread_workers(2, 11, (64, 64)) == 2
+    assert prior._concurrent_restarts(11, (64, 64), 10**9) == 11
+    assert prior._concurrent_restarts(2, (64, 64), 10**9) == 2
     # 1 GB free, about 1.1 kB per pixel and restart, half of it used: 3 restarts of 384 x 384 px.
-    assert prior._thread_workers(16, 11, (384, 384)) == 3
-    assert prior._thread_workers(16, 11, (4096, 4096)) == 1
+    assert prior._concurrent_restarts(11, (384, 384), 10**9) == 3
+    assert prior._concurrent_restarts(11, (4096, 4096), 10**9) == 1
+    assert prior._concurrent_restarts(11, (4096, 4096), None) == 11
+
+
+def test_fast_preset_fits_at_reduced_size_and_returns_full_size(monkeypatch):
+    from napari_dsp import prior
+
+    fitted = []
+    original = prior._Fit.__init__
+
+    def spy(self, scaled, target, *args, **kwargs):
+        fitted.append(target.shape)
+        original(self, scaled, target, *args, **kwargs)
+
+    monkeypatch.setattr(prior._Fit, "__init__", spy)
+    image = np.zeros((60, 90, 3), np.uint8)
+    image[20:40, 30:60] = 200
+    previews = []
+    result = deep_segmentation_prior(image, channel_axis=-1, preset="fast", max_size=32, iterations=40, seed=0,
+                                     callback=lambda p: previews.append(p.preview().shape))
+    assert fitted == [(3, 21, 32)]
+    assert result.shape == image.shape and set(previews) == {image.shape}
+    assert result[30, 45].mean() > result[5, 5].mean() + 50  # the square survives the round trip
+
+
+def test_preset_and_explicit_options():
+    from napari_dsp.prior import _resolve
+
+    assert _resolve("paper", None, None, None, None) == PAPER.foreground_prior
+    assert _resolve("fast", None, None, None, None) == FAST_PRESET.foreground_prior
+    assert _resolve("fast", 7, None, None, 0).iterations == 7 and _resolve("fast", 7, None, None, 0).max_size == 0
+    with pytest.raises(ValueError, match="preset='slow' is unknown"):
+        _resolve("slow", None, None, None, None)
+    with pytest.raises(ValueError, match="max_size=8 must be 0"):
+        _resolve("paper", None, None, None, 8)
+    with pytest.raises(ValueError, match="learning_rate=True"):
+        _resolve("paper", None, None, True, None)
+
+
+def test_too_little_memory_shrinks_the_working_size_with_a_warning(monkeypatch):
+    from napari_dsp import prior
+
+    monkeypatch.setattr(prior, "_available_bytes", lambda device: 2 * 1100 * 40 * 40)
+    image = np.random.default_rng(0).random((100, 100)).astype(np.float32)
+    with pytest.warns(UserWarning, match="does not fit"):
+        result = deep_segmentation_prior(image, iterations=2, restarts=1, seed=0)
+    assert result.shape == image.shape
+
+
+def test_out_of_gpu_memory_retries_with_smaller_groups(monkeypatch):
+    from napari_dsp import prior
+
+    original = prior._Fit.train
+
+    def train(self, key, net, noise, on_step):
+        if net.groups > 1:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+        return original(self, key, net, noise, on_step)
+
+    monkeypatch.setattr(prior._Fit, "train", train)
+    steps = []
+    image = np.random.default_rng(0).random((20, 20)).astype(np.float32)
+    with pytest.warns(UserWarning, match="1 restarts at a time"):
+        result = deep_segmentation_prior(image, iterations=2, restarts=2, seed=0, strategy="batched",
+                                         callback=lambda p: steps.append(p.step))
+    assert result.shape == image.shape and steps == [1, 2, 3, 4]
+
+
+def test_leftover_restarts_share_the_cores_on_large_images(monkeypatch):
+    from napari_dsp import prior
+
+    calls = []
+    original = prior._run_workers
+
+    def spy(fit, generators, keys, n_workers, intra_op_threads, *args):
+        calls.append((list(keys), n_workers, intra_op_threads))
+        return original(fit, generators, keys, n_workers, intra_op_threads, *args)
+
+    monkeypatch.setattr(prior, "_run_workers", spy)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    fit = prior._Fit(prepare_image(np.zeros((256, 256), np.float32)), np.zeros((1, 256, 256), np.float32), 1,
+                     0.01, torch.device("cpu"), channels_last=True)
+    prior._run_threaded(fit, prior._generators(0, 3), 2, 2, None, 3)
+    assert calls == [([0, 1], 2, 1), ([2], 1, 2)]
+    calls.clear()
+    small = prior._Fit(prepare_image(np.zeros((32, 32), np.float32)), np.zeros((1, 32, 32), np.float32), 1,
+                       0.01, torch.device("cpu"), channels_last=True)
+    prior._run_threaded(small, prior._generators(0, 3), 2, 2, None, 3)
+    assert calls == [([0, 1], 2, 1), ([2], 1, 1)]
+
+
+def test_estimate_is_quick_and_scales_with_the_work():
+    import time
+
+    from napari_dsp.prior import estimate_prior
+
+    start = time.perf_counter()
+    small = estimate_prior((64, 64), iterations=10, restarts=2, device="cpu")
+    assert time.perf_counter() - start < 10
+    large = estimate_prior((256, 256), iterations=10, restarts=2, device="cpu")
+    assert large.working_shape == (256, 256) and large.peak_bytes > small.peak_bytes
+    assert large.seconds > small.seconds > 0
+    assert estimate_prior((512, 512, 3), channel_axis=-1, preset="fast").working_shape == (256, 256)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import napari_dsp
-from napari_dsp.recipes import PAPER
+from napari_dsp.recipes import FAST, PAPER
 
 PACKAGE = Path(napari_dsp.__file__).parent
 GUI = ("napari", "qtpy", "magicgui", "PyQt5", "PyQt6", "PySide2", "PySide6", "vispy")
@@ -64,13 +64,18 @@ def test_function_defaults_are_the_papers():
     from napari_dsp.kmeans import foreground_background, kmeans_segmentation
     from napari_dsp.prior import deep_segmentation_prior
 
-    assert _default(deep_segmentation_prior, "iterations") == PAPER.foreground_prior.iterations == 50
-    assert _default(deep_segmentation_prior, "restarts") == PAPER.foreground_prior.restarts == 11
+    from napari_dsp.prior import _resolve
+
+    assert _default(deep_segmentation_prior, "preset") == PAPER.name
+    assert _resolve(PAPER.name, None, None, None, None) == PAPER.foreground_prior
+    assert (PAPER.foreground_prior.iterations, PAPER.foreground_prior.restarts) == (50, 11)
     assert (PAPER.multiclass_prior.iterations, PAPER.multiclass_prior.restarts) == (100, 10)
     assert _default(kmeans_segmentation, "window") == _default(foreground_background, "window") == 7
     recipe = PAPER.backprop
     for name in ("n_segments", "compactness", "max_iterations", "min_labels", "warmup", "cosine_annealing"):
-        assert _default(backprop_segmentation, name) == getattr(recipe, name) == getattr(BackpropOptions(), name)
+        assert _default(backprop_segmentation, name) is None  # taken from the preset
+        assert getattr(BackpropOptions.from_preset("paper"), name) == getattr(recipe, name) \
+            == getattr(BackpropOptions(), name)
     assert (recipe.n_segments, recipe.compactness, recipe.max_iterations, recipe.min_labels) == (1000, 10, 1000, 3)
 
 
@@ -85,9 +90,10 @@ def _help(*args):
 def test_cli_help_states_the_recipe_defaults():
     segment = _help("segment")
     assert f"(default: {PAPER.kmeans.window})" in segment
-    assert f"(default: {PAPER.foreground_prior.iterations}, {PAPER.multiclass_prior.iterations} for backprop)" in segment
-    assert f"(default: {PAPER.foreground_prior.restarts}, {PAPER.multiclass_prior.restarts} for backprop)" in segment
-    assert f"(default: {PAPER.backprop.max_iterations})" in segment
+    assert f"paper {PAPER.foreground_prior.iterations}, {PAPER.multiclass_prior.iterations} for backprop)" in segment
+    assert f"paper {PAPER.foreground_prior.restarts}, {PAPER.multiclass_prior.restarts} for backprop; " \
+        f"fast {FAST.foreground_prior.restarts})" in segment
+    assert f"(paper {PAPER.backprop.max_iterations}, fast {FAST.backprop.max_iterations})" in segment
     benchmark = _help("benchmark")
     assert f"(default: {PAPER.foreground_prior.iterations} for ecssd, {PAPER.multiclass_prior.iterations} for bsds500)" \
         in benchmark

@@ -11,7 +11,7 @@ network and the training step live in `napari_dsp._kanezaki`.
 
 import math
 import time
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Callable, Optional
 
 import numpy as np
@@ -22,11 +22,11 @@ from skimage.transform import resize
 from . import _kanezaki
 from ._deprecation import renamed_keywords
 from ._device import resolve_device
-from ._image import check_channel_axis, check_int, prepare_image, spatial_shape
+from ._image import check_channel_axis, check_int, check_number, check_seed, prepare_image, spatial_shape
 from ._kanezaki import SegmentationNet
 from ._schedules import StopRule, cosine_restart_lr, warmup_lr
 from .progress import Progress, report
-from .recipes import PAPER
+from .recipes import PAPER, get_preset
 
 __all__ = [
     "BackpropOptions",
@@ -89,23 +89,31 @@ class BackpropOptions:
                           ("min_labels", 1), ("warmup", 0)):
             check_int(name, getattr(self, name), low)
             object.__setattr__(self, name, int(getattr(self, name)))
-        for name in ("compactness", "learning_rate"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float, np.number)) and 0 < value < math.inf):
-                raise ValueError(f"{name}={value!r} must be a positive finite number")
-        if not (isinstance(self.continuity, (int, float, np.number)) and 0 <= self.continuity < math.inf):
-            raise ValueError(f"continuity={self.continuity!r} must be a finite number >= 0 (0 uses superpixels)")
-        if not (isinstance(self.scale, (int, float, np.number)) and 0 < self.scale <= 1):
-            raise ValueError(f"scale={self.scale!r} must be in (0, 1]; 1 fits at full resolution, 0.5 at half")
+        check_number("compactness", self.compactness, 0, low_open=True, hint="e.g. 10")
+        check_number("learning_rate", self.learning_rate, 0, low_open=True, hint="e.g. 0.1")
+        check_number("continuity", self.continuity, 0, hint="0 uses superpixels")
+        check_number("scale", self.scale, 0, 1, low_open=True, hint="1 fits at full resolution, 0.5 at half")
         if self.precision not in _kanezaki.PRECISIONS:
             raise ValueError(f"precision={self.precision!r} is not one of {sorted(_kanezaki.PRECISIONS)}")
         if not isinstance(self.cosine_annealing, (bool, np.bool_)):
             raise ValueError(f"cosine_annealing={self.cosine_annealing!r} must be True or False")
 
+    @classmethod
+    def from_preset(cls, preset="paper", **options):
+        """The preset's backprop settings (`napari_dsp.recipes`) with the `options` that are not None.
+
+        Examples
+        --------
+        >>> BackpropOptions.from_preset("fast", max_iterations=None).scale
+        0.25
+        """
+        recipe = asdict(get_preset(preset).backprop)
+        return cls(**{**recipe, **{name: value for name, value in options.items() if value is not None}})
+
     def check_input(self, shape, channel_axis, *, guide_shape=None, scribbles=None):
         """Check the options against an image of `shape` (already validated), its guide and scribbles.
 
-        Returns the scribbles as int64 (or None) and the scribbled classes.
+        Returns the scribbles (or None) and the scribbled classes, sorted.
         """
         spatial = spatial_shape(shape, channel_axis)
         if guide_shape is not None and tuple(guide_shape) != tuple(shape):
@@ -117,6 +125,13 @@ class BackpropOptions:
         if classes.size > self.n_features:
             raise ValueError(
                 f"{classes.size} scribble classes but only n_features={self.n_features} labels; raise n_features"
+            )
+        # The output is int32 and numbers the unscribbled labels after the largest scribbled class.
+        largest = np.iinfo(np.int32).max - self.n_features
+        if classes.size and classes[-1] > largest:
+            raise ValueError(
+                f"scribbles hold the label {classes[-1]}, above the largest usable label {largest} "
+                f"(2**31 - 1 - n_features); renumber them, e.g. with skimage.segmentation.relabel_sequential"
             )
         needed = estimate_backprop_bytes(shape, channel_axis=channel_axis, n_features=self.n_features,
                                          n_conv=self.n_conv, scale=self.scale, continuity=self.continuity)
@@ -131,7 +146,7 @@ class BackpropOptions:
 
 
 def _check_scribbles(scribbles, spatial_shape):
-    """Return the scribbles as an int64 array and their classes, or (None, empty) if there are none."""
+    """Return the scribbles as an integer array and their sorted classes, or (None, empty) if there are none."""
     if scribbles is None:
         return None, np.zeros(0, np.int64)
     scribbles = np.asarray(scribbles)
@@ -150,10 +165,10 @@ def _check_scribbles(scribbles, spatial_shape):
             f"scribbles contain the negative value {scribbles.min()}; use 0 for unlabelled pixels and 1..m for classes"
         )
     classes = np.unique(scribbles)
-    classes = classes[classes > 0].astype(np.int64)
+    classes = classes[classes > 0]
     if classes.size == 0:
-        return None, classes
-    return scribbles.astype(np.int64), classes
+        return None, np.zeros(0, np.int64)
+    return scribbles, classes
 
 
 def _working_shape(spatial_shape, scale):
@@ -189,11 +204,18 @@ def estimate_backprop_bytes(
     -------
     int
 
+    Raises
+    ------
+    ValueError
+        If `shape` is not that of a 2-D (+ channels) image or an option is
+        out of range.
+
     Examples
     --------
     >>> round(estimate_backprop_bytes((321, 481, 3), channel_axis=-1) / 2**30, 2)
     0.58
     """
+    BackpropOptions(n_features=n_features, n_conv=n_conv, scale=scale, continuity=continuity)
     spatial = spatial_shape(shape, check_channel_axis(shape, channel_axis))
     h, w = _working_shape(spatial, scale)
     maps = _MAPS_AT_PEAK + _MAPS_PER_EXTRA_CONV * (n_conv - 2) + _MAPS_CONTINUITY * (continuity > 0)
@@ -234,7 +256,7 @@ def check_backprop_options(shape: tuple, *, channel_axis: Optional[int] = None, 
     >>> check_backprop_options((321, 481, 3), channel_axis=-1, scale=2)
     Traceback (most recent call last):
     ...
-    ValueError: scale=2 must be in (0, 1]; 1 fits at full resolution, 0.5 at half
+    ValueError: scale=2 must be a number in (0, 1]; 1 fits at full resolution, 0.5 at half
     """
     options = dict(options)
     scribbles = options.pop("scribbles", None)
@@ -250,23 +272,24 @@ def backprop_segmentation(
     image: ArrayLike,
     *,
     guide: Optional[ArrayLike] = None,
-    n_segments: int = _PAPER.n_segments,
-    compactness: float = _PAPER.compactness,
-    n_features: int = _PAPER.n_features,
-    n_conv: int = _PAPER.n_conv,
-    learning_rate: float = _PAPER.learning_rate,
-    max_iterations: int = _PAPER.max_iterations,
-    min_labels: int = _PAPER.min_labels,
-    warmup: int = _PAPER.warmup,
-    cosine_annealing: bool = _PAPER.cosine_annealing,
-    continuity: float = _PAPER.continuity,
+    preset: str = "paper",
+    n_segments: Optional[int] = None,
+    compactness: Optional[float] = None,
+    n_features: Optional[int] = None,
+    n_conv: Optional[int] = None,
+    learning_rate: Optional[float] = None,
+    max_iterations: Optional[int] = None,
+    min_labels: Optional[int] = None,
+    warmup: Optional[int] = None,
+    cosine_annealing: Optional[bool] = None,
+    continuity: Optional[float] = None,
     scribbles: Optional[ArrayLike] = None,
     channel_axis: Optional[int] = None,
     device=None,
     seed: Optional[int] = None,
     callback: Optional[Callable] = None,
-    scale: float = _PAPER.scale,
-    precision: str = _PAPER.precision,
+    scale: Optional[float] = None,
+    precision: Optional[str] = None,
     memory_limit: int = DEFAULT_MEMORY_LIMIT,
 ) -> np.ndarray:
     """Segment an image into an unknown number of classes by self-training a CNN.
@@ -288,6 +311,11 @@ def backprop_segmentation(
         Image the superpixels are computed on, of `image`'s shape and channel
         axis, normally ``deep_segmentation_prior(image, iterations=100,
         restarts=10)``. None runs SLIC on `image` itself (the original method).
+    preset : {"paper", "fast"}, optional
+        Where the options left at None come from (`napari_dsp.recipes`):
+        ``"paper"`` is the paper's recipe (full size, 100 features, up to
+        1000 iterations); ``"fast"`` fits a quarter-size image with fewer
+        features and iterations.
     n_segments, compactness : int, float, optional
         SLIC parameters (paper: 1000 and 10). Three-channel guides are
         compared in CIELAB; others are scaled to [0, 100] first so that
@@ -378,8 +406,8 @@ def backprop_segmentation(
     """
     scaled = prepare_image(image, channel_axis, min_size=2)
     spatial_shape = scaled.spatial_shape
-    options = BackpropOptions(
-        n_segments=n_segments, compactness=compactness, n_features=n_features, n_conv=n_conv,
+    options = BackpropOptions.from_preset(
+        preset, n_segments=n_segments, compactness=compactness, n_features=n_features, n_conv=n_conv,
         learning_rate=learning_rate, max_iterations=max_iterations, min_labels=min_labels, warmup=warmup,
         cosine_annealing=cosine_annealing, continuity=continuity, scale=scale, precision=precision,
         memory_limit=memory_limit,
@@ -388,6 +416,7 @@ def backprop_segmentation(
         scaled.shape, scaled.channel_axis, guide_shape=None if guide is None else np.shape(guide),
         scribbles=scribbles,
     )
+    seed = check_seed(seed)
     min_labels = int(classes.size) if classes.size else options.min_labels
     device = resolve_device(device)
     autocast_dtype = _kanezaki.PRECISIONS[options.precision]
@@ -407,13 +436,13 @@ def backprop_segmentation(
 
     scribble_target = free_target_mask = None
     if scribbles is not None:
-        channel_of = np.full(int(classes.max()) + 1, -1, np.int64)
-        channel_of[classes] = np.arange(classes.size)
         rows, cols = np.nonzero(scribbles)
         # Every scribbled pixel lands on a working pixel, so thin strokes survive downscaling.
+        # Class -> channel by position in the sorted classes: a table indexed by label would be
+        # sized by the largest label.
         target = np.full(work_shape, -1, np.int64)
         target[rows * work_shape[0] // spatial_shape[0], cols * work_shape[1] // spatial_shape[1]] = \
-            channel_of[scribbles[rows, cols]]
+            np.searchsorted(classes, scribbles[rows, cols])
         scribble_target = torch.from_numpy(target[np.newaxis]).to(device)
         free = target[np.newaxis] < 0
         free_target_mask = torch.from_numpy(free).to(device) if free.any() else None
@@ -487,11 +516,20 @@ def estimate_backprop_seconds(
     -------
     float
 
+    Raises
+    ------
+    ValueError
+        If `shape` is not that of a 2-D (+ channels) image or an option is
+        out of range.
+
     Examples
     --------
     >>> estimate_backprop_seconds((64, 64, 3), channel_axis=-1, max_iterations=10, warmup=0) > 0
     True
     """
+    BackpropOptions(n_features=n_features, n_conv=n_conv, scale=scale, max_iterations=max_iterations,
+                    warmup=warmup, continuity=continuity, precision=precision)
+    check_int("sample_pixels", sample_pixels, low=4)
     channel_axis = check_channel_axis(shape, channel_axis)
     n_channels = 1 if channel_axis is None else shape[channel_axis]
     h, w = _working_shape(spatial_shape(shape, channel_axis), scale)

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import __version__
 from .progress import Cancelled
-from .recipes import LOW_PASS_KEEP, PAPER
+from .recipes import FAST, LOW_PASS_KEEP, PAPER, PRESETS
 from .samples import SAMPLES, load_sample
 
 __all__ = ["main"]
@@ -57,11 +57,13 @@ def read_image(path):
     import imageio.v3 as iio
 
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory; pass an image file")
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     try:
         image = iio.imread(path)
-    except OSError:
+    except (OSError, SyntaxError):  # Pillow raises SyntaxError for a broken PNG
         # imageio's messages span several lines and list plugins; one line is enough here.
         raise InputError(f"{path}: cannot read it as an image (PNG, JPEG or TIFF)") from None
     image = np.asarray(image)
@@ -90,6 +92,13 @@ def _add_segment(subparsers):
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("input", nargs="?", help="PNG, JPEG or TIFF image (2-D grayscale or RGB)")
     source.add_argument("--sample", choices=sorted(SAMPLES), help="use a bundled sample photograph instead")
+    _add_segment_options(parser)
+    parser.add_argument("--out", type=Path, default=Path("dsp-output"), help="output folder (default: dsp-output)")
+    parser.set_defaults(run=_run_segment)
+
+
+def _add_segment_options(parser):
+    """The options of `segment` that ``segment`` and ``batch`` share; `_segment_options` reads them back."""
     parser.add_argument(
         "--method", choices=("kmeans", "foreground", "backprop"), default="kmeans",
         help="kmeans: K classes labelled 1..K; foreground: 0 background, 1 foreground; backprop: an unknown "
@@ -99,28 +108,50 @@ def _add_segment(subparsers):
                         help="number of classes for kmeans (default: %(default)s; --k is the old name)")
     parser.add_argument("--window", type=int, default=PAPER.kmeans.window,
                         help="odd KMeans window side in pixels (default: %(default)s)")
+    parser.add_argument("--preset", choices=sorted(PRESETS), default=PAPER.name,
+                        help="settings of everything not given below: paper reproduces the paper, fast is "
+                             f"{FAST.description} (default: %(default)s)")
     parser.add_argument("--iterations", type=int,
-                        help=f"prior training iterations per network (default: {PAPER.foreground_prior.iterations}, "
-                             f"{PAPER.multiclass_prior.iterations} for backprop)")
+                        help=f"prior training iterations per network (default: the preset's; paper "
+                             f"{PAPER.foreground_prior.iterations}, {PAPER.multiclass_prior.iterations} for backprop)")
     parser.add_argument("--restarts", type=int,
-                        help=f"networks whose median is the prior (default: {PAPER.foreground_prior.restarts}, "
-                             f"{PAPER.multiclass_prior.restarts} for backprop)")
+                        help=f"networks whose median is the prior (default: the preset's; paper "
+                             f"{PAPER.foreground_prior.restarts}, {PAPER.multiclass_prior.restarts} for backprop; "
+                             f"fast {FAST.foreground_prior.restarts})")
+    parser.add_argument("--max-size", type=int,
+                        help="fit the prior with its long side at most this many pixels, 0 for full size "
+                             f"(default: the preset's; paper {PAPER.foreground_prior.max_size}, "
+                             f"fast {FAST.foreground_prior.max_size})")
     parser.add_argument("--seed", type=int, help="random seed, for a reproducible result")
-    backprop = parser.add_argument_group("backprop options (paper defaults; see napari_dsp.backprop)")
-    backprop.add_argument("--max-iterations", type=int, default=PAPER.backprop.max_iterations,
+    backprop = parser.add_argument_group("backprop options (default: the preset's; see napari_dsp.backprop)")
+    backprop.add_argument("--max-iterations", type=int,
                           help=f"most CNN iterations after the {PAPER.backprop.warmup} warm-up ones "
-                               "(default: %(default)s)")
-    backprop.add_argument("--scale", type=float, default=PAPER.backprop.scale,
+                               f"(paper {PAPER.backprop.max_iterations}, fast {FAST.backprop.max_iterations})")
+    backprop.add_argument("--scale", type=float,
                           help="fit the CNN at this fraction of the image size, e.g. 0.5 (4x faster on CPU; "
-                               "default: %(default)s)")
-    backprop.add_argument("--n-features", type=int, default=PAPER.backprop.n_features,
-                          help="CNN channels, the most labels (default: %(default)s)")
+                               f"paper {PAPER.backprop.scale:g}, fast {FAST.backprop.scale:g})")
+    backprop.add_argument("--n-features", type=int,
+                          help=f"CNN channels, the most labels (paper {PAPER.backprop.n_features}, "
+                               f"fast {FAST.backprop.n_features})")
     parser.add_argument(
         "--device", choices=("auto", "cpu", "cuda", "mps"), default="auto",
         help="torch device for the networks (default: auto, the best available)",
     )
-    parser.add_argument("--out", type=Path, default=Path("dsp-output"), help="output folder (default: dsp-output)")
-    parser.set_defaults(run=_run_segment)
+
+
+# The options of backprop_segmentation that the command line sets.
+_BACKPROP_FLAGS = ("max_iterations", "scale", "n_features")
+
+
+def _segment_options(args):
+    """Keyword arguments of `napari_dsp.pipeline.segment` from the options of `_add_segment_options`."""
+    backprop = {dest: getattr(args, dest) for dest in _BACKPROP_FLAGS if getattr(args, dest) is not None}
+    return dict(
+        method=args.method, preset=args.preset, n_clusters=args.n_clusters, window=args.window,
+        iterations=args.iterations, restarts=args.restarts, max_size=args.max_size,
+        device=None if args.device == "auto" else args.device, seed=args.seed,
+        backprop_options=backprop if args.method == "backprop" else None,
+    )
 
 
 def _run_segment(args):
@@ -149,13 +180,7 @@ def _run_segment(args):
             bars[-1].close()
 
     try:
-        result = segment(
-            image, method=args.method, n_clusters=args.n_clusters, window=args.window,
-            iterations=args.iterations, restarts=args.restarts, channel_axis=channel_axis,
-            device=None if args.device == "auto" else args.device, seed=args.seed, callback=show,
-            backprop_options=dict(max_iterations=args.max_iterations, scale=args.scale, n_features=args.n_features)
-            if args.method == "backprop" else None,
-        )
+        result = segment(image, channel_axis=channel_axis, callback=show, **_segment_options(args))
     finally:
         for bar in bars:
             bar.close()
@@ -211,6 +236,59 @@ def _overlay(image, channel_axis, labels):
     return np.rint(np.clip(outlined, 0, 1) * 255).astype(np.uint8)
 
 
+def _add_batch(subparsers):
+    from .batch import RETRIES, SUMMARY
+
+    parser = subparsers.add_parser(
+        "batch",
+        help="segment many images and stacks on a Dask cluster",
+        description=(
+            "Segment every image of INPUT (files, folders, glob patterns; a multi-page TIFF plane by plane) with "
+            "the same settings, on a local Dask cluster or a running one (--scheduler). Each image gets the "
+            "outputs of `napari-dsp segment`, named <stem>_<hash of content and settings>, in --out; a re-run "
+            f"skips what is finished. A summary goes to OUT/{SUMMARY}. Needs: pip install napari-dsp[batch]."
+        ),
+    )
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns")
+    _add_segment_options(parser)
+    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    cluster = parser.add_mutually_exclusive_group()
+    cluster.add_argument("--scheduler", metavar="ADDRESS",
+                         help="address of a running Dask scheduler, e.g. tcp://host:8786 (default: a local cluster)")
+    cluster.add_argument("--workers", type=int, help="worker processes of the local cluster (default: one per core)")
+    parser.add_argument("--retries", type=int, default=RETRIES,
+                        help="re-runs of a task that raised an unexpected error (default: %(default)s)")
+    parser.add_argument("--config", type=Path,
+                        help="settings from a JSON file, e.g. a *_parameters.json of an earlier run; options "
+                             "given here with other than their default values override it")
+    parser.set_defaults(run=lambda args: _run_batch(args, parser))
+
+
+def _run_batch(args, parser):
+    from .batch import load_settings, segment_files
+
+    options = _segment_options(args)
+    if args.config is not None:
+        given = {dest for dest, value in vars(args).items() if value != parser.get_default(dest)}
+        settings = load_settings(args.config)
+        backprop = settings.pop("backprop_options", {})
+        options.update({key: value for key, value in settings.items() if key not in given})
+        options["backprop_options"] = {**backprop, **(options["backprop_options"] or {})} \
+            if options["method"] == "backprop" else None
+    try:
+        result = segment_files(args.inputs, args.out, scheduler=args.scheduler, n_workers=args.workers,
+                               retries=args.retries, **options)
+    except ImportError as error:  # dask is missing; the message says how to install it
+        print(f"napari-dsp: error: {error}", file=sys.stderr)
+        return 1
+    counts = result.counts()
+    print(f"{counts['done']} done, {counts['skipped']} skipped, {counts['failed']} failed; summary: {result.summary}")
+    for item in result.items:
+        if item.status == "failed":
+            print(f"  failed: {item.input}{'' if item.plane is None else f' plane {item.plane}'}: {item.error}")
+    return 1 if counts["failed"] else 0
+
+
 def _add_benchmark(subparsers):
     from .evaluation.benchmark import BSDS500_CLUSTERS, FAMILIES
 
@@ -246,6 +324,10 @@ def _add_benchmark(subparsers):
                              f"{PAPER.multiclass_prior.restarts} for bsds500)")
     parser.add_argument("--prior-lr", type=float,
                         help=f"prior learning rate (default: {PAPER.foreground_prior.learning_rate})")
+    parser.add_argument("--prior-max-size", type=int,
+                        help="long side of the prior's working resolution, 0 for full size (default: the preset's)")
+    parser.add_argument("--preset", choices=sorted(PRESETS), default=PAPER.name,
+                        help="preset of the prior settings not given (default: %(default)s)")
     parser.add_argument("--backprop-scale", type=float,
                         help=f"backprop fits at this fraction of the size (default: {PAPER.backprop.scale})")
     parser.add_argument("--backprop-iterations", type=int,
@@ -274,9 +356,9 @@ def _run_benchmark(args):
 
     dataset = load_dataset(args.dataset, args.root, split=args.split, offset=args.offset, limit=args.limit)
     jobs = plan_jobs(
-        dataset.task, methods=args.methods, n_clusters=args.n_clusters, window=args.window, seed=args.seed,
-        prior={"iterations": args.prior_iterations, "restarts": args.prior_restarts,
-               "learning_rate": args.prior_lr},
+        dataset.task, methods=args.methods, preset=args.preset, n_clusters=args.n_clusters, window=args.window,
+        seed=args.seed, prior={"iterations": args.prior_iterations, "restarts": args.prior_restarts,
+                               "learning_rate": args.prior_lr, "max_size": args.prior_max_size},
         backprop={"scale": args.backprop_scale, "max_iterations": args.backprop_iterations,
                   "warmup": args.backprop_warmup, "n_segments": args.n_segments,
                   "compactness": args.compactness, "min_labels": args.min_labels, "precision": args.precision},
@@ -305,17 +387,23 @@ def _add_figure_command(subparsers, name, help, description, run):
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto",
                         help="torch device for the prior (default: auto)")
-    parser.add_argument("--out", type=Path, default=Path(f"dsp-{name}.png"), help=f"figure file (default: dsp-{name}.png)")
-    parser.set_defaults(run=run)
+    parser.add_argument("--out", type=Path, default=Path(f"dsp-{name}.png"),
+                        help=f"figure file, or a folder to write dsp-{name}.png into (default: dsp-{name}.png)")
+    parser.set_defaults(run=run, figure_name=f"dsp-{name}.png")
     return parser
 
 
-def _image_and_prior(args):
-    """The image of a figure command, its channel axis, and its prior (read or computed)."""
+def _image_and_prior(args, check):
+    """The image of a figure command, its channel axis, and its prior (read or computed).
+
+    ``check(shape, channel_axis)`` validates the figure's options first, so that a bad one fails
+    before minutes of prior.
+    """
     if args.sample is not None:
         image, channel_axis = load_sample(args.sample), -1
     else:
         image, channel_axis = read_image(args.input)
+    check(image.shape, channel_axis)
     if args.prior is not None:
         prior, _ = read_image(args.prior)
         if prior.shape != image.shape:
@@ -335,7 +423,13 @@ def _image_and_prior(args):
     return image, channel_axis, prior
 
 
-def _save_figure(figure, path):
+def _save_figure(figure, args):
+    """Save to ``--out``: into it under the default name if it is a folder, as PNG if it has no suffix."""
+    path = args.out
+    if path.is_dir():
+        path = path / args.figure_name
+    elif not path.suffix:
+        path = path.with_suffix(".png")  # what matplotlib would write; print the name it gets
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=150)
     print(f"wrote {path}")
@@ -353,10 +447,10 @@ def _add_spectrum(subparsers):
 
 
 def _run_spectrum(args):
-    from .evaluation.figures import spectrum_figure
+    from .evaluation.figures import check_spectrum_options, spectrum_figure
 
-    image, channel_axis, prior = _image_and_prior(args)
-    return _save_figure(spectrum_figure(image, prior, keep=args.keep, channel_axis=channel_axis), args.out)
+    image, channel_axis, prior = _image_and_prior(args, lambda shape, axis: check_spectrum_options(keep=args.keep))
+    return _save_figure(spectrum_figure(image, prior, keep=args.keep, channel_axis=channel_axis), args)
 
 
 def _add_windows(subparsers):
@@ -370,12 +464,13 @@ def _add_windows(subparsers):
 
 
 def _run_windows(args):
-    from .evaluation.figures import window_figure
+    from .evaluation.figures import check_window_options, window_figure
 
-    image, channel_axis, prior = _image_and_prior(args)
+    image, channel_axis, prior = _image_and_prior(args, lambda shape, axis: check_window_options(
+        shape, windows=args.windows, n_clusters=args.n_clusters, channel_axis=axis, seed=args.seed))
     figure = window_figure(image, prior, windows=args.windows, n_clusters=args.n_clusters,
                            channel_axis=channel_axis, seed=args.seed)
-    return _save_figure(figure, args.out)
+    return _save_figure(figure, args)
 
 
 def _add_slic(subparsers):
@@ -390,15 +485,16 @@ def _add_slic(subparsers):
 
 
 def _run_slic(args):
-    from .evaluation.figures import slic_figure
+    from .evaluation.figures import check_slic_options, slic_figure
 
-    image, channel_axis, prior = _image_and_prior(args)
+    image, channel_axis, prior = _image_and_prior(args, lambda shape, axis: check_slic_options(
+        n_segments=args.n_segments, compactness=args.compactness))
     figure = slic_figure(image, prior, n_segments=args.n_segments, compactness=args.compactness,
                          channel_axis=channel_axis)
-    return _save_figure(figure, args.out)
+    return _save_figure(figure, args)
 
 
-_COMMANDS = (_add_segment, _add_benchmark, _add_spectrum, _add_windows, _add_slic)
+_COMMANDS = (_add_segment, _add_batch, _add_benchmark, _add_spectrum, _add_windows, _add_slic)
 
 
 def build_parser():

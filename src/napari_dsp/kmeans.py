@@ -13,7 +13,7 @@ from numpy.typing import ArrayLike
 from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.cluster import KMeans
 
-from ._image import is_int, prepare_image
+from ._image import check_seed, is_int, prepare_image
 from .recipes import PAPER
 
 _PAPER = PAPER.kmeans
@@ -151,6 +151,7 @@ def kmeans_segmentation(
     """
     scaled = prepare_image(image, channel_axis, min_size=1)
     check_parameters(scaled.spatial_shape, n_clusters, window, max_samples, n_init)
+    seed = check_seed(seed, generator=True)
     return _cluster(scaled.data, n_clusters, window, seed, max_samples, n_init)
 
 

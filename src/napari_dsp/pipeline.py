@@ -11,7 +11,7 @@ from ._image import normalize_channel_axis, spatial_shape
 from .backprop import BackpropOptions, backprop_segmentation, check_backprop_options
 from .kmeans import check_parameters, foreground_background, kmeans_segmentation
 from .prior import deep_segmentation_prior
-from .recipes import PAPER, PriorRecipe, Recipe
+from .recipes import PAPER, PriorRecipe, Recipe, get_preset
 
 __all__ = ["METHODS", "Segmentation", "prior_recipe", "segment"]
 
@@ -59,10 +59,12 @@ def segment(
     image: ArrayLike,
     *,
     method: str = "kmeans",
+    preset: str = "paper",
     n_clusters: int = PAPER.kmeans.n_clusters,
     window: int = PAPER.kmeans.window,
     iterations: Optional[int] = None,
     restarts: Optional[int] = None,
+    max_size: Optional[int] = None,
     channel_axis: Optional[int] = None,
     device=None,
     seed: Optional[int] = None,
@@ -82,14 +84,21 @@ def segment(
         unknown number of classes by self-training a CNN with SLIC
         superpixels computed on the prior (`backprop_segmentation`, the
         paper's section 5; prior 100 iterations, 10 restarts by default).
+    preset : {"paper", "fast"}, optional
+        The settings of the prior and of backprop that are not given
+        (`napari_dsp.recipes`): ``"paper"`` reproduces the paper, ``"fast"``
+        is for interactive use (a reduced working size, fewer networks).
     n_clusters : int, optional
         Number of classes for ``"kmeans"``; ignored by ``"foreground"``.
     window : int, optional
         Odd side of the pixel window the KMeans features are taken from.
     iterations, restarts : int or None, optional
         Training iterations per network and number of networks whose
-        median is the prior. None takes the paper's recipe: 50 and 11
-        (100 and 10 for ``"backprop"``).
+        median is the prior. None takes the preset's: for ``"paper"`` 50
+        and 11 (100 and 10 for ``"backprop"``).
+    max_size : int or None, optional
+        Long side of the prior's working resolution, 0 for full resolution
+        (`deep_segmentation_prior`); None takes the preset's.
     channel_axis : int or None, optional
         Axis of `image` holding the channels; None for grayscale.
     device : str or None, optional
@@ -142,22 +151,27 @@ def segment(
         reserved = sorted(set(backprop_options) & set(_BACKPROP_OWN))
         if reserved:
             raise ValueError(f"backprop_options may not set {', '.join(reserved)}: segment passes them itself")
+        backprop_options = {**asdict(get_preset(preset).backprop), **backprop_options}
         check_backprop_options(array.shape, channel_axis=channel_axis, guide_shape=array.shape, **backprop_options)
     else:
         check_parameters(spatial_shape(array.shape, channel_axis), n_clusters if method == "kmeans" else 2, window)
-    recipe = prior_recipe(method)
+    recipe = prior_recipe(method, get_preset(preset))
     iterations = recipe.iterations if iterations is None else iterations
     restarts = recipe.restarts if restarts is None else restarts
+    max_size = recipe.max_size if max_size is None else max_size
     device = str(resolve_device(device))
 
     prior = deep_segmentation_prior(
-        array, iterations=iterations, restarts=restarts, learning_rate=recipe.learning_rate, channel_axis=channel_axis,
+        array, iterations=iterations, restarts=restarts, learning_rate=recipe.learning_rate, max_size=max_size,
+        channel_axis=channel_axis,
         device=device, seed=seed, callback=callback,
     )
     parameters = {
         "method": method,
+        "preset": preset,
         "iterations": iterations,
         "restarts": restarts,
+        "max_size": max_size,
         "window": window,
         "channel_axis": channel_axis,
         "device": device,

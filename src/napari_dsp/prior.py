@@ -6,22 +6,26 @@ segmenter in this package clusters it rather than the raw image.
 
 import contextlib
 import math
-import os
 import queue
 import threading
+import time
+import warnings
+from dataclasses import dataclass
 from typing import Callable, Optional
 
 import numpy as np
+import psutil
 import torch
 from numpy.typing import ArrayLike
+from skimage.transform import resize
 
 from . import _dip
 from ._device import resolve_device
-from ._image import check_int, prepare_image
+from ._image import check_channel_axis, check_int, check_number, check_seed, prepare_image, spatial_shape
 from .progress import Progress, report
-from .recipes import PAPER
+from .recipes import PriorRecipe, get_preset
 
-__all__ = ["STRATEGIES", "deep_segmentation_prior"]
+__all__ = ["STRATEGIES", "PriorEstimate", "deep_segmentation_prior", "estimate_prior", "working_shape"]
 
 STRATEGIES = ("auto", "sequential", "threads", "batched")
 
@@ -36,19 +40,47 @@ def _generators(seed, restarts):
     return [torch.Generator().manual_seed(int(c.generate_state(1, np.uint64)[0])) for c in children]
 
 
-def _thread_workers(n_threads, restarts, padded):
-    """How many restarts can train at once in threads without crowding memory.
+# Below this many padded pixels a network's operators are too small to split
+# between cores: OpenMP's barriers cost more than they save, tens of times
+# more when other processes load the cores.
+_SHARED_CORES_MIN_PIXELS = 256 * 256
+# Activations and gradients of one restart per padded pixel, measured (peak RSS) at 512 and 1024 px.
+_BYTES_PER_PIXEL = 1100
 
-    One restart holds about 1.1 kB of activations and gradients per padded
-    pixel (measured at 512 and 1024 px); keep all of them within half of the
-    free memory where the system reports it.
+
+def _available_bytes(device) -> Optional[int]:
+    """Memory free for the fit on `device`: psutil's available RAM, or the GPU's free memory."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    if device.type == "cpu":
+        return int(psutil.virtual_memory().available)
+    return None
+
+
+def _concurrent_restarts(wanted, padded, available):
+    """How many restarts fit in memory at once, keeping all of them within half of `available`."""
+    if available is None:
+        return wanted
+    return max(1, min(wanted, available // (2 * _BYTES_PER_PIXEL * padded[0] * padded[1])))
+
+
+def working_shape(shape, max_size) -> tuple:
+    """The (height, width) the prior is fitted at: `shape` shrunk so that its long side is at most `max_size`.
+
+    ``max_size=0`` keeps the full resolution.
+
+    Examples
+    --------
+    >>> working_shape((400, 600), 256)
+    (171, 256)
+    >>> working_shape((400, 600), 0)
+    (400, 600)
     """
-    workers = min(n_threads, restarts)
-    try:
-        free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return workers
-    return max(1, min(workers, free // (2 * 1100 * padded[0] * padded[1])))
+    height, width = shape
+    if not max_size or max(height, width) <= max_size:
+        return (height, width)
+    factor = max_size / max(height, width)
+    return (max(2, round(height * factor)), max(2, round(width * factor)))
 
 
 def _padded_size(size):
@@ -62,8 +94,8 @@ class _Fit:
     threads write them, hence the lock.
     """
 
-    def __init__(self, scaled, iterations, learning_rate, device, channels_last):
-        channels, height, width = scaled.data.shape
+    def __init__(self, scaled, target, iterations, learning_rate, device, channels_last):
+        channels, height, width = target.shape
         self.scaled = scaled
         self.channels = channels
         self.iterations = iterations
@@ -71,7 +103,8 @@ class _Fit:
         self.device = device
         self.channels_last = channels_last
         self.padded = (_padded_size(height), _padded_size(width))
-        self.target = torch.from_numpy(scaled.data).to(device)[None]
+        self.working_shape = (height, width)
+        self.target = torch.from_numpy(target).to(device)[None]
         self._lock = threading.Lock()
         self._done = {}
         self._current = {}
@@ -92,7 +125,7 @@ class _Fit:
         The output kept is that of the last forward pass, as in the reference.
         """
         groups = net.groups
-        height, width = self.scaled.spatial_shape
+        height, width = self.working_shape
         optimizer = torch.optim.Adam(net.parameters(), lr=self.learning_rate)
         for _ in range(self.iterations):
             optimizer.zero_grad(set_to_none=True)
@@ -108,44 +141,90 @@ class _Fit:
         with self._lock:
             self._done[key] = self._current.pop(key).cpu().numpy()
 
+    def discard(self, key):
+        """Forget a restart whose training failed."""
+        with self._lock:
+            self._current.pop(key, None)
+
     def median(self) -> np.ndarray:
-        """Pixel-wise median of the restarts so far, in the input's layout and scale."""
+        """Pixel-wise median of the restarts so far, at full size, in the input's layout and scale."""
         with self._lock:
             stacks = list(self._done.values()) + [t.cpu().numpy() for t in self._current.values()]
-        return self.scaled.restore(np.median(np.concatenate(stacks), axis=0))
+        median = np.median(np.concatenate(stacks), axis=0)
+        if self.working_shape != tuple(self.scaled.spatial_shape):
+            # The prior is smooth: bilinear interpolation loses little of it.
+            median = resize(median, (median.shape[0], *self.scaled.spatial_shape), order=1, anti_aliasing=False)
+        return self.scaled.restore(median)
 
 
-def _run_in_caller(fit, generators, batched, callback, total):
-    """Train restarts in the calling thread, all at once or one after another."""
-    groups = [generators] if batched else [[g] for g in generators]
-    step = 0
-    for key, group in enumerate(groups):
+def _run_in_caller(fit, generators, group_size, callback, total):
+    """Train restarts in the calling thread, `group_size` at a time in one batched network.
+
+    A GPU that runs out of memory gets the remaining restarts in smaller
+    groups, with a warning, rather than an error.
+    """
+    step, start = 0, 0
+    while start < len(generators):
+        group = generators[start:start + group_size]
+        step_before = step
         net, noise = fit.build(group)
 
         def on_step(loss):
             nonlocal step
             step += len(group)
             if callback is not None:
-                report(callback, Progress(step, total, loss.item() / len(group), "prior", fit.median))
+                report(callback, Progress(min(step, total), total, loss.item() / len(group), "prior", fit.median))
 
-        fit.train(key, net, noise, on_step)
+        try:
+            fit.train(start, net, noise, on_step)
+        except torch.cuda.OutOfMemoryError:
+            if group_size == 1:
+                raise MemoryError(
+                    f"one restart of the prior does not fit in the memory of {fit.device}; "
+                    "pass a smaller max_size or device='cpu'"
+                ) from None
+            del net, noise
+            fit.discard(start)
+            torch.cuda.empty_cache()
+            group_size = max(1, group_size // 2)
+            warnings.warn(f"out of GPU memory: training {group_size} restarts at a time instead", stacklevel=4)
+            step = step_before
+            continue
+        start += len(group)
 
 
-def _run_threaded(fit, generators, n_workers, callback, total):
-    """Train restarts in worker threads, one intra-op thread each.
+def _run_threaded(fit, generators, n_workers, n_threads, callback, total):
+    """Train restarts in worker threads, with no core left idle at the end.
 
     Two single-threaded fits use the cores better than one two-threaded fit
-    (the net's layers are too small to split well). Torch releases the GIL
-    inside its operators; the callback still runs in the calling thread.
+    (the net's layers are too small to split well), so restarts train in
+    rounds of `n_workers` with one intra-op thread each. The restarts left
+    over when fewer remain than workers train together, sharing all
+    `n_threads` cores, if the image is large enough for that to pay. Each
+    restart's thread count is fixed by its number and the image size, so a
+    seed still gives the same prior. Torch releases the GIL inside its
+    operators; the callback still runs in the calling thread.
     """
+    keys = list(range(len(generators)))
+    full_rounds = len(keys) - len(keys) % n_workers
+    share = fit.padded[0] * fit.padded[1] >= _SHARED_CORES_MIN_PIXELS
+    step = 0
+    for batch, workers in ((keys[:full_rounds], n_workers), (keys[full_rounds:], len(keys) - full_rounds)):
+        if batch:
+            threads = max(1, n_threads // workers) if share else 1
+            step = _run_workers(fit, generators, batch, workers, threads, callback, total, step)
+
+
+def _run_workers(fit, generators, keys, n_workers, intra_op_threads, callback, total, step):
+    """Train the restarts `keys` in `n_workers` threads; returns the progress step reached."""
     events = queue.SimpleQueue()
     stop = threading.Event()
-    pending = iter(range(len(generators)))
+    pending = iter(keys)
     pending_lock = threading.Lock()
     done = object()
 
     def worker():
-        torch.set_num_threads(1)
+        torch.set_num_threads(intra_op_threads)
         try:
             while not stop.is_set():
                 with pending_lock:
@@ -171,7 +250,7 @@ def _run_threaded(fit, generators, n_workers, callback, total):
     for thread in threads:
         thread.start()
     try:
-        step, running = 0, n_workers
+        running = n_workers
         while running:
             event = events.get()
             if event is done:
@@ -185,14 +264,46 @@ def _run_threaded(fit, generators, n_workers, callback, total):
         stop.set()
         for thread in threads:
             thread.join()
+    return step
+
+
+def _resolve(preset, iterations, restarts, learning_rate, max_size) -> PriorRecipe:
+    """The prior settings in effect: the preset's foreground prior with the given options, all checked."""
+    recipe = get_preset(preset).foreground_prior
+    values = {name: getattr(recipe, name) if value is None else value for name, value in (
+        ("iterations", iterations), ("restarts", restarts), ("learning_rate", learning_rate), ("max_size", max_size))}
+    check_int("iterations", values["iterations"])
+    check_int("restarts", values["restarts"])
+    check_int("max_size", values["max_size"], low=0)
+    if 0 < values["max_size"] < _dip.MIN_SIZE:
+        raise ValueError(f"max_size={values['max_size']} must be 0 (full resolution) or at least {_dip.MIN_SIZE}")
+    check_number("learning_rate", values["learning_rate"], 0, low_open=True, hint="e.g. 0.01")
+    return PriorRecipe(**values)
+
+
+def _fitting_shape(shape, max_size, available):
+    """The working shape for `max_size`, shrunk further if one network would not fit in memory."""
+    height, width = working_shape(shape, max_size)
+    if available is None or 2 * _BYTES_PER_PIXEL * _padded_size(height) * _padded_size(width) <= available:
+        return (height, width)
+    side = int(math.sqrt(available / (2 * _BYTES_PER_PIXEL) * max(height, width) / min(height, width)))
+    shrunk = working_shape((height, width), max(_dip.MIN_SIZE, side - _dip.MULTIPLE))
+    warnings.warn(
+        f"a {height} x {width} prior does not fit in half of the {available / 2**30:.1f} GiB free; "
+        f"fitting it at {shrunk[0]} x {shrunk[1]} and interpolating (pass max_size to choose)",
+        stacklevel=3,
+    )
+    return shrunk
 
 
 def deep_segmentation_prior(
     image: ArrayLike,
     *,
-    iterations: int = PAPER.foreground_prior.iterations,
-    restarts: int = PAPER.foreground_prior.restarts,
-    learning_rate: float = PAPER.foreground_prior.learning_rate,
+    preset: str = "paper",
+    iterations: Optional[int] = None,
+    restarts: Optional[int] = None,
+    learning_rate: Optional[float] = None,
+    max_size: Optional[int] = None,
     channel_axis: Optional[int] = None,
     device=None,
     seed: Optional[int] = None,
@@ -213,13 +324,25 @@ def deep_segmentation_prior(
         Grayscale or multichannel image, any numeric dtype, any size from
         2 x 2 (it is reflection-padded to what the network needs, never
         cropped).
+    preset : {"paper", "fast"}, optional
+        Where the options left at None come from (`napari_dsp.recipes`):
+        ``"paper"`` is the paper's recipe for foreground/background (50
+        iterations, 11 restarts, full resolution); ``"fast"`` fits fewer
+        restarts at a reduced working resolution, for interactive use.
     iterations : int, optional
         Adam steps per restart; the paper uses 50 for foreground/background
-        and 100 for multi-class segmentation.
+        and 100 for multi-class segmentation. None takes the preset's.
     restarts : int, optional
-        Number of independent networks whose median is taken.
+        Number of independent networks whose median is taken. None takes
+        the preset's.
     learning_rate : float, optional
-        Adam learning rate.
+        Adam learning rate. None takes the preset's (0.01).
+    max_size : int, optional
+        Fit at a working resolution whose long side is at most this many
+        pixels, then interpolate the prior back to full size (bilinear); 0
+        fits at full resolution. None takes the preset's (paper: 0, fast:
+        256). The size also shrinks, with a warning, when one network would
+        not fit in half of the free memory.
     channel_axis : int or None, optional
         Axis of `image` that holds the channels; None for grayscale.
     device : str, torch.device or None, optional
@@ -270,21 +393,27 @@ def deep_segmentation_prior(
     >>> prior = deep_segmentation_prior(image, iterations=3, restarts=2, seed=0, device="cpu")
     >>> prior.shape, prior.dtype
     ((20, 30), dtype('float32'))
+    >>> deep_segmentation_prior(image, preset="fast", iterations=3, seed=0).shape
+    (20, 30)
     """
-    check_int("iterations", iterations)
-    check_int("restarts", restarts)
-    if not (isinstance(learning_rate, (int, float, np.number)) and 0 < learning_rate < math.inf):
-        raise ValueError(f"learning_rate={learning_rate!r} must be a positive number, e.g. 0.01")
+    recipe = _resolve(preset, iterations, restarts, learning_rate, max_size)
+    iterations, restarts, learning_rate = recipe.iterations, recipe.restarts, recipe.learning_rate
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy={strategy!r} is not one of {', '.join(map(repr, STRATEGIES))}")
     if callback is not None and not callable(callback):
         raise ValueError(f"callback={callback!r} is not callable; pass a function or None")
+    seed = check_seed(seed)
     scaled = prepare_image(image, channel_axis, min_size=2)
     device = resolve_device(device)
+    available = _available_bytes(device)
+    shape = _fitting_shape(scaled.spatial_shape, recipe.max_size, available)
+    target = scaled.data
+    if shape != tuple(scaled.spatial_shape):
+        target = resize(target, (target.shape[0], *shape), order=1, anti_aliasing=True).astype(np.float32)
 
-    fit = _Fit(scaled, iterations, learning_rate, device, channels_last=device.type == "cpu")
+    fit = _Fit(scaled, target, iterations, learning_rate, device, channels_last=device.type == "cpu")
     n_threads = torch.get_num_threads()
-    n_workers = _thread_workers(n_threads, restarts, fit.padded)
+    n_workers = _concurrent_restarts(min(n_threads, restarts), fit.padded, available)
     if strategy == "auto":
         # Even a single worker thread pays off on the CPU: OpenMP barriers
         # between the net's many small operators stall badly (tens of times
@@ -295,12 +424,108 @@ def deep_segmentation_prior(
     with _dip.retained_heap() if device.type == "cpu" else contextlib.nullcontext():
         if strategy == "threads":
             try:
-                _run_threaded(fit, generators, n_workers, callback, total)
+                _run_threaded(fit, generators, n_workers, n_threads, callback, total)
             finally:
                 # Intra-op thread counts are per thread with OpenMP; other
                 # backends share one, which the workers must not leave at 1.
                 if torch.get_num_threads() != n_threads:
                     torch.set_num_threads(n_threads)
         else:
-            _run_in_caller(fit, generators, strategy == "batched", callback, total)
+            group_size = _concurrent_restarts(restarts, fit.padded, available) if strategy == "batched" else 1
+            _run_in_caller(fit, generators, group_size, callback, total)
         return fit.median()
+
+
+@dataclass(frozen=True)
+class PriorEstimate:
+    """What `deep_segmentation_prior` will cost, from `estimate_prior`.
+
+    Attributes
+    ----------
+    seconds : float
+        Expected run time.
+    peak_bytes : int
+        Memory of the networks training at once.
+    working_shape : tuple of int
+        The (height, width) the prior will be fitted at.
+    """
+
+    seconds: float
+    peak_bytes: int
+    working_shape: tuple
+
+    def __str__(self):
+        return (f"about {self.seconds:.0f} s and {self.peak_bytes / 2**20:.0f} MiB, "
+                f"fitted at {self.working_shape[0]} x {self.working_shape[1]}")
+
+
+def estimate_prior(
+    shape: tuple,
+    *,
+    channel_axis: Optional[int] = None,
+    preset: str = "paper",
+    iterations: Optional[int] = None,
+    restarts: Optional[int] = None,
+    max_size: Optional[int] = None,
+    device=None,
+) -> PriorEstimate:
+    """Estimate the time and memory of `deep_segmentation_prior` before running it.
+
+    Times three iterations of one network on a sample of at most 96 x 96
+    pixels and scales the fastest by the working pixel count, the iterations
+    and the rounds of restarts the cores run. Takes well under a second.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The image's shape, channel axis included.
+    channel_axis, preset, iterations, restarts, max_size, device
+        As for `deep_segmentation_prior`.
+
+    Returns
+    -------
+    PriorEstimate
+
+    Examples
+    --------
+    >>> estimate = estimate_prior((512, 512, 3), channel_axis=-1, preset="fast")
+    >>> estimate.working_shape
+    (256, 256)
+    """
+    recipe = _resolve(preset, iterations, restarts, None, max_size)
+    channel_axis = check_channel_axis(shape, channel_axis)
+    channels = 1 if channel_axis is None else shape[channel_axis]
+    device = resolve_device(device)
+    available = _available_bytes(device)
+    height, width = _fitting_shape(spatial_shape(shape, channel_axis), recipe.max_size, available)
+    padded = (_padded_size(height), _padded_size(width))
+    side = min(96, max(padded))
+    sample = _Fit(prepare_image(np.zeros((side, side, channels), np.float32), -1), np.zeros(
+        (channels, side, side), np.float32), 3, recipe.learning_rate, device, channels_last=device.type == "cpu")
+    times = []
+    net, noise = sample.build(_generators(0, 1))
+    previous = time.perf_counter()
+
+    def on_step(loss):
+        nonlocal previous
+        loss.item()  # waits for the device
+        now = time.perf_counter()
+        times.append(now - previous)
+        previous = now
+
+    with contextlib.ExitStack() as stack:
+        if device.type == "cpu":
+            # Time one network on one core, as the fit trains them (see _run_threaded).
+            n_threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+            stack.callback(torch.set_num_threads, n_threads)
+        sample.train(0, net, noise, on_step)
+    per_pixel = min(times[1:]) / (_padded_size(side) ** 2)
+    if device.type == "cpu":
+        workers = _concurrent_restarts(min(torch.get_num_threads(), recipe.restarts), padded, available)
+        rounds = math.ceil(recipe.restarts / workers)
+    else:
+        workers, rounds = recipe.restarts, 1
+    seconds = per_pixel * padded[0] * padded[1] * recipe.iterations * rounds
+    return PriorEstimate(float(seconds), int(_BYTES_PER_PIXEL * padded[0] * padded[1] * workers), (height, width))
+

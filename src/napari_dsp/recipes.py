@@ -15,7 +15,7 @@ Examples
 
 from dataclasses import dataclass, field
 
-__all__ = ["LOW_PASS_KEEP", "PAPER", "PRESETS", "BackpropRecipe", "KMeansRecipe", "PriorRecipe", "Recipe", "get_preset"]
+__all__ = ["FAST", "LOW_PASS_KEEP", "PAPER", "PRESETS", "BackpropRecipe", "KMeansRecipe", "PriorRecipe", "Recipe", "get_preset"]
 
 
 @dataclass(frozen=True)
@@ -30,11 +30,16 @@ class PriorRecipe:
         Independent networks whose pixel-wise median is the prior.
     learning_rate : float
         Adam learning rate.
+    max_size : int
+        Long side of the working resolution the networks are fitted at,
+        the prior being interpolated back to full size; 0 is the full
+        resolution.
     """
 
     iterations: int
     restarts: int
     learning_rate: float = 0.01
+    max_size: int = 0
 
 
 @dataclass(frozen=True)
@@ -114,7 +119,16 @@ PAPER = Recipe(
 LOW_PASS_KEEP = 0.1
 """Fraction of FFT coefficients per axis that the paper's low-pass baseline keeps (section 3.3)."""
 
-PRESETS = {recipe.name: recipe for recipe in (PAPER,)}
+FAST = Recipe(
+    name="fast",
+    description="for interactive use: the prior at a long side of 256 px with 3 networks",
+    foreground_prior=PriorRecipe(iterations=50, restarts=3, max_size=256),
+    multiclass_prior=PriorRecipe(iterations=100, restarts=3, max_size=256),
+    backprop=BackpropRecipe(scale=0.25, n_features=32, max_iterations=200),
+)
+"""Settings for interactive use, chosen from the measured curve in docs/results.md."""
+
+PRESETS = {recipe.name: recipe for recipe in (PAPER, FAST)}
 """Every preset by name."""
 
 

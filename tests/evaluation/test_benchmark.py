@@ -180,3 +180,69 @@ def test_multiclass_benchmark_through_the_command_line(bsds, tmp_path, capsys):
 def test_benchmark_command_reports_a_bad_root(tmp_path, capsys):
     assert main(["benchmark", "--dataset", "ecssd", "--root", str(tmp_path / "none")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_a_torn_last_line_does_not_swallow_the_next_record(ecssd, tmp_path):
+    dataset = load_dataset("ecssd", ecssd)
+    results = tmp_path / "ecssd.jsonl"
+    run_benchmark(dataset, tmp_path, plan_jobs("foreground", methods=["blank"]), device="cpu")
+    with results.open("a") as sink:
+        sink.write('{"dataset": "ecssd", "ima')  # a kill in the middle of a write
+    records = run_benchmark(dataset, tmp_path, plan_jobs("foreground", methods=["blank", "kmeans-raw"], window=3),
+                            device="cpu")
+    on_disk = read_records(results)
+    assert len(records) == len(on_disk) == 4
+    assert sorted(r["method"] for r in on_disk) == ["blank", "blank", "kmeans-raw", "kmeans-raw"]
+
+
+def test_a_replaced_image_is_computed_again_with_its_own_prior(ecssd, tmp_path, monkeypatch):
+    from napari_dsp import prior as prior_module
+
+    images = []
+    real_prior = prior_module.deep_segmentation_prior
+    monkeypatch.setattr(prior_module, "deep_segmentation_prior",
+                        lambda image, **kwargs: images.append(image) or real_prior(image, **kwargs))
+    dataset = load_dataset("ecssd", ecssd)
+    jobs = plan_jobs("foreground", methods=["blank", "kmeans-prior"], prior=TINY_PRIOR, window=3)
+    first = {(r["image"], r["method"]): r for r in run_benchmark(dataset, tmp_path, jobs, device="cpu")}
+    assert len(images) == 2
+
+    # Same name, other picture and mask: the cached prior and the records of the old one must not be reused.
+    image, mask = square_scene(5)
+    iio.imwrite(ecssd / "images" / "0001.png", image)
+    iio.imwrite(ecssd / "masks" / "0001.png", mask.astype(np.uint8) * 255)
+    again = {(r["image"], r["method"]): r for r in run_benchmark(dataset, tmp_path, jobs, device="cpu")}
+
+    assert len(images) == 3 and np.array_equal(images[-1], image)
+    assert again[("0000", "kmeans-prior")] == first[("0000", "kmeans-prior")]
+    assert again[("0001", "blank")]["image_sha"] != first[("0001", "blank")]["image_sha"]
+    assert again[("0001", "blank")]["metrics"]["iou"] == pytest.approx(mask.mean())
+    rows = {row["method"]: row for row in summarize(read_records(tmp_path / "ecssd.jsonl"))}
+    assert rows["blank"]["iou"] == pytest.approx(np.mean([square_scene(0)[1].mean(), mask.mean()]))
+
+
+def test_a_corrupt_image_is_recorded_as_failed_and_the_run_goes_on(ecssd, tmp_path, capsys):
+    (ecssd / "images" / "0000.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    out = tmp_path / "out"
+    argv = ["benchmark", "--dataset", "ecssd", "--root", str(ecssd), "--out", str(out),
+            "--methods", "blank", "kmeans-raw", "--window", "3", "--device", "cpu"]
+    assert main(argv) == 0
+    table = capsys.readouterr().out
+    assert "| blank | 1 | 1 |" in table and "| kmeans-raw | 1 | 1 |" in table
+    assert "Failed (1 image(s), not in the means):\n- 0000: 0000.png: cannot read it as an image" in table
+    failed = [r for r in read_records(out / "ecssd.jsonl") if "error" in r]
+    assert [r["method"] for r in failed] == ["blank", "kmeans-raw"]
+
+    # Mended, the image is scored on the next run; the failures are not counted any more.
+    image, _ = square_scene(0)
+    iio.imwrite(ecssd / "images" / "0000.png", image)
+    assert main(argv) == 0
+    table = capsys.readouterr().out
+    assert "| blank | 2 | 0 |" in table and "Failed" not in table
+
+
+def test_summary_of_only_failed_records_shows_dashes():
+    records = [{"image": "a", "method": "blank", "key": "k", "settings": {}, "error": "a.png: broken"}]
+    rows = summarize(records)
+    assert rows[0]["images"] == 0 and rows[0]["failed"] == [("a", "a.png: broken")]
+    assert "| blank | 0 | 1 | - | - | - | - | - | - |" in markdown_table(rows)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy.io import savemat
 
-from napari_dsp.evaluation.datasets import load_dataset
+from napari_dsp.evaluation.datasets import SampleError, load_dataset
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -90,3 +90,36 @@ def test_real_bsds500_sample_has_consistent_shapes():
     assert sample.image.shape[2] == 3
     assert len(sample.truths) >= 4
     assert all(t.shape == sample.image.shape[:2] and t.min() == 1 for t in sample.truths)
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda root: (root / "images" / "a.png").write_bytes(b"not a png"), r"^a\.png: cannot read it as an image \("),
+        (lambda root: (root / "images" / "a.png").write_bytes((root / "images" / "a.png").read_bytes()[:40]),
+         r"^a\.png: cannot read it as an image \("),
+        (lambda root: (root / "groundTruth" / "a.mat").write_bytes(b"garbage"), r"^a\.mat: cannot read the ground truth"),
+        (lambda root: savemat(root / "groundTruth" / "a.mat", {"other": 1}), r"^a\.mat: cannot read the ground truth"),
+        (lambda root: iio.imwrite(root / "images" / "a.png", np.zeros((4, 4, 3), np.uint8)),
+         "ground truth of a.png has shape"),
+        (lambda root: iio.imwrite(root / "images" / "a.png", np.zeros((2, 6, 8, 3), np.uint8)),  # animated PNG
+         r"^a\.png: expected a 2-D grey or RGB\(A\) image, got an array of shape \(2, 6, 8, 3\)"),
+    ],
+)
+def test_damaged_files_raise_one_line_sample_errors(tmp_path, damage, message):
+    write_bsds(tmp_path, ["a"])
+    data = load_dataset("bsds500", tmp_path)
+    before = data.digests(0)
+    damage(tmp_path)
+    with pytest.raises(SampleError, match=message) as info:
+        data[0]
+    assert "\n" not in str(info.value)
+    assert data.digests(0) != before
+
+
+def test_a_vanished_image_is_a_sample_error(tmp_path):
+    write_bsds(tmp_path, ["a"])
+    data = load_dataset("bsds500", tmp_path)
+    (tmp_path / "images" / "a.png").unlink()
+    with pytest.raises(SampleError, match=r"^a\.png: FileNotFoundError"):
+        data.digests(0)

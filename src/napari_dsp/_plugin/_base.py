@@ -10,10 +10,12 @@ import time
 from functools import partial
 from typing import TYPE_CHECKING
 
+import numpy as np
 from magicgui.widgets import (
     CheckBox, ComboBox, Container, FloatSpinBox, Label, ProgressBar, PushButton, SpinBox,
 )
-from napari.utils.notifications import show_error, show_info
+from napari.utils.notifications import show_error, show_info, show_warning
+from qtpy.QtCore import QEvent, QObject
 
 from . import _layers, _workers
 
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
 
 _DEVICES = ["auto", "cpu", "cuda", "mps"]
 _SEED_MAX = 2**31 - 1
+_NO_CHANNELS = "none"
 
 
 def tooltips(func) -> dict:
@@ -35,16 +38,20 @@ def tooltips(func) -> dict:
     return tips
 
 
-def parameter_boxes(func, **limits) -> dict:
+def parameter_boxes(func, defaults=None, **limits) -> dict:
     """One input box per parameter of `func`, holding its default and its docstring as tooltip.
 
     The defaults come from `func`'s signature (which reads them from
-    `napari_dsp.recipes`), so a widget never holds a number of its own.
+    `napari_dsp.recipes`), or from `defaults` where the signature says None
+    (a preset's value), so a widget never holds a number of its own.
 
     Parameters
     ----------
     func : callable
         The library function whose parameters the boxes set.
+    defaults : object, optional
+        A recipe (`napari_dsp.recipes`) with an attribute per parameter
+        whose default in the signature is None.
     **limits
         For each parameter, ``(min, max)`` or ``(min, max, step)`` of its box;
         ``None`` for a checkbox.
@@ -59,16 +66,37 @@ def parameter_boxes(func, **limits) -> dict:
     boxes = {}
     for name, limit in limits.items():
         default = signature[name].default
+        if default is None:
+            default = getattr(defaults, name)
+        label = name.replace("_", " ")
         if isinstance(default, bool):
-            box = CheckBox(value=default)
+            box = CheckBox(value=default, text=label, name=name)
         elif isinstance(default, int):
-            box = SpinBox(value=default, min=limit[0], max=limit[1])
+            box = SpinBox(value=default, min=limit[0], max=limit[1], name=name, label=label)
         else:
-            box = FloatSpinBox(value=default, min=limit[0], max=limit[1], step=limit[2] if len(limit) > 2 else 0.1)
-        box.name = name
+            step = limit[2] if len(limit) > 2 else 0.1
+            box = FloatSpinBox(value=default, min=limit[0], max=limit[1], step=step, name=name, label=label)
         box.tooltip = tips.get(name, "")
         boxes[name] = box
     return boxes
+
+
+def preset_box() -> ComboBox:
+    """Choice of the preset (`napari_dsp.recipes.PRESETS`) that sets a widget's prior boxes; "fast" first."""
+    from ..recipes import PRESETS
+
+    box = ComboBox(choices=list(PRESETS), value="fast", name="preset", label="preset")
+    box.tooltip = (
+        "Sets the prior's boxes below. 'fast' is for interactive use; 'paper' reproduces the paper. "
+        + " ".join(f"{name}: {recipe.description}." for name, recipe in PRESETS.items())
+    )
+    return box
+
+
+def set_boxes(boxes, recipe) -> None:
+    """Put `recipe`'s value of each box's parameter into the box."""
+    for box in boxes:
+        box.value = getattr(recipe, box.name)
 
 
 def seed_box(func) -> SpinBox:
@@ -98,25 +126,48 @@ def device_argument(value: str):
     return None if value == "auto" else str(resolve_device(value))
 
 
+class _ParentWatcher(QObject):
+    """Calls `on_removed` when its widget loses its parent: napari's `remove_dock_widget` (a dock's x) does that."""
+
+    def __init__(self, on_removed):
+        super().__init__()
+        self._on_removed = on_removed
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt's name)
+        if event.type() == QEvent.Type.ParentChange and watched.parent() is None:
+            self._on_removed()
+        return False
+
+
 class ImageWidget(Container):
     """A widget working on one image layer, chosen in a box that follows the viewer's selection.
 
     The box follows the active layer until the user picks a different layer
-    in it; picking the active layer again resumes following.
+    in it; picking the active layer again resumes following. The choices sit
+    in `form`, a scroll area, so that a tall dock never pushes the window
+    off the screen.
     """
 
     image_label = "image"
     accepts_priors = False
 
     def __init__(self, napari_viewer: "napari.viewer.Viewer"):
-        super().__init__(labels=True)
+        super().__init__(labels=False)
         self.viewer = napari_viewer
+        self.form = Container(labels=True, scrollable=True)
         self.image = ComboBox(label=self.image_label, choices=self._image_choices)
         self.image.tooltip = "Image layer to work on; follows the layer selected in the layer list."
         self._following = True
         self._setting_image = False
         self.image.changed.connect(self._image_chosen)
         napari_viewer.layers.selection.events.active.connect(self._follow_selection)
+        self._parent_watcher = _ParentWatcher(self._dock_closed)
+        self.native.installEventFilter(self._parent_watcher)
+
+    def _dock_closed(self) -> None:
+        """The user closed the dock: stop following the viewer."""
+        self.native.removeEventFilter(self._parent_watcher)
+        self.viewer.layers.selection.events.active.disconnect(self._follow_selection)
 
     def _accepts(self, layer) -> bool:
         return _layers.is_image(layer) and (self.accepts_priors or not _layers.is_prior(layer))
@@ -148,11 +199,19 @@ class DSPWidget(ImageWidget):
     """An `ImageWidget` with Run/Cancel, a progress bar and a status line, running its work in a worker.
 
     Subclasses build their parameter widgets, then call `_finish_layout`, and
-    implement `_run`, which validates and calls `_launch`.
+    implement `_run`, which validates and calls `_launch_per_plane` or `_launch`.
+    A run owns its output layers until it ends; closing the dock or deleting
+    the input layer stops it.
     """
 
     def __init__(self, napari_viewer: "napari.viewer.Viewer"):
         super().__init__(napari_viewer)
+        self.channel_axis = ComboBox(label="channel axis", choices=self._channel_choices, visible=False)
+        self.channel_axis.tooltip = (
+            "Axis of a multichannel image (e.g. 2-5 fluorescence channels) whose channels are segmented "
+            "together as one image; 'none' treats every channel as a separate slice. Starts at an axis "
+            "labelled 'c' or 'channel'. RGB(A) images always use their colours (alpha is ignored)."
+        )
         self.all_slices = CheckBox(text="all slices", value=False, visible=False)
         self.all_slices.tooltip = (
             "For a stack (time, z): segment every 2-D slice; off segments the slice on screen."
@@ -163,19 +222,45 @@ class DSPWidget(ImageWidget):
         self.status = Label(value="")
         self.note = Label(value="")
         self._job = None
+        self._input = None
+        self._input_deleted = False
+        self._kept = ""
         self._closed = False
+        self.channel_axis.changed.connect(self._show_slices)
         self.run_button.changed.connect(self._run_clicked)
         self.cancel_button.changed.connect(self._cancel_clicked)
-        self.native.destroyed.connect(self._stop)  # closing the dock stops the run
+        self.native.destroyed.connect(self._stop)  # closing the viewer stops the run
 
     def _finish_layout(self, *widgets) -> None:
         buttons = Container(widgets=[self.run_button, self.cancel_button], layout="horizontal", labels=False)
-        self.extend([self.image, *widgets, self.all_slices, buttons, self.progress, self.status, self.note])
+        self.form.extend([self.image, self.channel_axis, *widgets, self.all_slices])
+        self.extend([self.form, buttons, self.progress, self.status, self.note])
         self._follow_selection()
         self._show_image(self.image.value)
 
+    def _channel_choices(self, _widget=None) -> list:
+        layer = self.image.value
+        choices = [("none", _NO_CHANNELS)]
+        if layer is not None and not layer.rgb and layer.ndim > 2:
+            names = layer.axis_labels
+            choices += [(f"axis {a}: {names[a]} ({n})", a) for a, n in enumerate(layer.data.shape)]
+        return choices
+
+    def _channel(self):
+        value = self.channel_axis.value
+        return None if value == _NO_CHANNELS or self.image.value is None or self.image.value.rgb else value
+
     def _show_image(self, layer) -> None:
-        self.all_slices.visible = layer is not None and layer.ndim > 2
+        self.channel_axis.reset_choices()
+        guess = _layers.channel_axis_guess(self.viewer, layer)
+        self.channel_axis.value = _NO_CHANNELS if guess is None else guess
+        self.channel_axis.visible = layer is not None and not layer.rgb and layer.ndim > 2
+        self._show_slices()
+
+    def _show_slices(self, _value=None) -> None:
+        layer = self.image.value
+        channels = layer is not None and (layer.rgb or self._channel() is not None)
+        self.all_slices.visible = layer is not None and layer.ndim - channels > 2
 
     @property
     def running(self) -> bool:
@@ -186,6 +271,10 @@ class DSPWidget(ImageWidget):
             self._run()
         except ValueError as exc:
             show_error(str(exc))
+
+    def _dock_closed(self) -> None:
+        super()._dock_closed()
+        self._stop()
 
     def _stop(self, *_args) -> None:
         self._closed = True
@@ -198,7 +287,7 @@ class DSPWidget(ImageWidget):
             self.status.value = "cancelling..."
 
     def _source(self):
-        source = _layers.image_source(self.image.value)
+        source = _layers.image_source(self.image.value, channel_axis=self._channel())
         indices = _layers.plane_indices(self.viewer, source, self.image.value, self.all_slices.value)
         return source, indices
 
@@ -220,32 +309,52 @@ class DSPWidget(ImageWidget):
                 before(job, source, indices)
             for number, index in enumerate(indices, 1):
                 job.at(kind, index, number)
-                result = compute(job, source.plane(index), source.channel_axis, index)
-                for output_kind, plane in (result.items() if isinstance(result, dict) else [(kind, result)]):
-                    job.emit(plane, kind=output_kind)
+                plane = source.plane(index)
+                if plane.size and np.all(plane == plane[0, 0]):
+                    where = f" (slice {index})" if index else ""
+                    job.emit(None, warning=f"napari-dsp: {source.name!r}{where} is constant: there is nothing "
+                                           "to segment, its labels are arbitrary")
+                result = compute(job, plane, source.plane_channel_axis, index)
+                for output_kind, output in (result.items() if isinstance(result, dict) else [(kind, result)]):
+                    job.emit(output, kind=output_kind)
 
         outputs = {name: _layers.OutputLayer(self.viewer, source, name) for name in kinds}
-        self._launch(task, outputs, parameters, indices, stages)
+        self._launch(task, outputs, dict(parameters, channel_axis=source.channel_axis), indices, stages)
 
     def _launch(self, task, outputs: dict, parameters: dict, indices: list, stages=None) -> None:
         """Run `task` in a worker; its planes go to `outputs` (kind -> OutputLayer)."""
         self._job = _workers.Job(len(indices), stages)
         self._set_running(True)
-        self.status.value, self.note.value = "starting...", ""
+        self.progress.max, self.progress.value = 1, 0
+        self.status.value = "starting..."
+        kept = [output.kept for output in outputs.values() if output.kept]
+        self._kept = f"{'; '.join(kept)}: the result goes to a new layer" if kept else ""
+        self.note.value = self._kept
+        if kept:
+            show_info(f"napari-dsp: {self._kept}")
+        self._input, self._input_deleted = self.image.value, False
+        self.viewer.layers.events.removed.connect(self._layer_removed)
         _workers.start(
             task, self._job,
             on_update=partial(self._on_update, outputs),
             on_outcome=partial(self._on_outcome, outputs, parameters, indices, time.monotonic()),
-            on_finished=self._on_finished,
+            on_finished=partial(self._on_finished, outputs),
         )
+
+    def _layer_removed(self, event) -> None:
+        if event.value == self._input and self._job is not None:
+            self._input_deleted = True
+            self._job.cancel()
 
     def _set_running(self, running: bool) -> None:
         self.run_button.enabled = not running
         self.cancel_button.enabled = running
 
     def _on_update(self, outputs: dict, update: _workers.Update) -> None:
-        if update.plane is not None:
+        if update.plane is not None and not self._input_deleted:
             outputs[update.kind].write(update.index, update.plane)
+        if update.warning:
+            show_warning(update.warning)
         if self._closed:
             return
         where = f" (slice {update.slice_number}/{update.n_slices})" if update.n_slices > 1 else ""
@@ -258,11 +367,13 @@ class DSPWidget(ImageWidget):
             self.status.value = f"{p.stage}: {p.step}/{p.total}, loss {p.loss:.4f}{where}"
         elif update.n_slices > 1:
             self.progress.max, self.progress.value = update.n_slices, done + (update.plane is not None)
+        if update.status:
+            self.status.value = update.status + where
         if update.message:
-            self.note.value = update.message + where
+            self.note.value = "\n".join(filter(None, [self._kept, update.message + where]))
 
     def _on_outcome(self, outputs, parameters, indices, started, outcome: _workers.Outcome) -> None:
-        if outcome.status == "done":
+        if outcome.status == "done" and not self._input_deleted:
             for output in outputs.values():
                 output.finish(parameters, indices)
             if self._closed:
@@ -273,9 +384,16 @@ class DSPWidget(ImageWidget):
             return
         for output in outputs.values():
             output.rollback()
+        if self._input_deleted:
+            show_warning(
+                f"napari-dsp: the input layer {self._input.name!r} was deleted, so the run stopped and its "
+                "output layers were left as they were"
+            )
         if self._closed:
             return
-        if outcome.status == "cancelled":
+        if self._input_deleted:
+            self.status.value = "stopped: input layer deleted"
+        elif outcome.status == "cancelled":
             self.status.value = "cancelled"
             show_info("napari-dsp: run cancelled; the output layers were left as they were")
         else:
@@ -285,9 +403,10 @@ class DSPWidget(ImageWidget):
     def _succeeded(self, outputs: dict) -> None:
         """Called after a run's output layers were written; nothing to do by default."""
 
-    def _on_finished(self) -> None:
-        self._job = None
+    def _on_finished(self, outputs: dict) -> None:
+        for output in outputs.values():
+            output.release()
+        self.viewer.layers.events.removed.disconnect(self._layer_removed)
+        self._job = self._input = None
         if not self._closed:
             self._set_running(False)
-
-

@@ -19,6 +19,9 @@ from ..progress import Cancelled, Progress
 PREVIEW_INTERVAL = 0.3
 """Seconds between two live previews: every few iterations, without flooding the GUI."""
 
+PROGRESS_INTERVAL = 0.1
+"""Seconds between two progress reports: repainting the bar on every iteration stalls the GUI."""
+
 
 @dataclass(frozen=True)
 class Update:
@@ -37,7 +40,11 @@ class Update:
     slice_number, n_slices : int
         Which of the run's planes this is (1-based) and how many there are.
     message : str
-        A line for the widget's status label.
+        A line for the widget's note (kept after the run).
+    status : str
+        A line for the widget's status (replaced by the next one).
+    warning : str
+        Something the user should know, shown as a napari warning.
     """
 
     kind: str
@@ -47,6 +54,8 @@ class Update:
     slice_number: int
     n_slices: int
     message: str = ""
+    status: str = ""
+    warning: str = ""
 
 
 class _Relay(QObject):
@@ -77,6 +86,8 @@ class Job:
         self._cancel = threading.Event()
         self.worker = None
         self._last_preview = -np.inf
+        self._last_progress = -np.inf
+        self._last_stage = None
         self.relay = _Relay()
 
     def cancel(self) -> None:
@@ -93,27 +104,30 @@ class Job:
         if self.cancelled:
             raise Cancelled(f"cancelled before slice {slice_number}")
         self.kind, self.index, self.slice_number = kind, index, slice_number
-        self._last_preview = -np.inf
+        self._last_preview = self._last_progress = -np.inf
 
-    def emit(self, plane: Optional[np.ndarray], *, message: str = "", kind: Optional[str] = None) -> None:
-        """Send a plane of output `kind` (default: the current one) or a status line to the GUI thread."""
+    def emit(self, plane: Optional[np.ndarray], *, kind: Optional[str] = None, **lines: str) -> None:
+        """Send a plane of output `kind` (default: the current one) and/or `Update` lines to the GUI thread."""
         self.relay.update.emit(
-            Update(kind or self.kind, self.index, plane, None, self.slice_number, self.n_slices, message)
+            Update(kind or self.kind, self.index, plane, None, self.slice_number, self.n_slices, **lines)
         )
 
     def callback(self, progress: Progress) -> bool:
-        """The algorithms' callback: relay progress, send a preview now and then, stop on cancel."""
+        """The algorithms' callback: relay progress and a preview now and then, stop on cancel."""
         if self.cancelled:
             return False
-        preview = None
         now = time.monotonic()
+        preview = None
         if now - self._last_preview >= PREVIEW_INTERVAL and progress.has_preview:
             preview = progress.preview()
             self._last_preview = now
-        kind = self.stages.get(progress.stage, self.kind)
-        self.relay.update.emit(
-            Update(kind, self.index, preview, progress, self.slice_number, self.n_slices)
-        )
+        new_stage = progress.stage != self._last_stage
+        if preview is not None or new_stage or progress.step >= progress.total or (
+            now - self._last_progress >= PROGRESS_INTERVAL
+        ):
+            self._last_progress, self._last_stage = now, progress.stage
+            kind = self.stages.get(progress.stage, self.kind)
+            self.relay.update.emit(Update(kind, self.index, preview, progress, self.slice_number, self.n_slices))
         return not self.cancelled
 
 

@@ -100,13 +100,15 @@ class BackpropWidget(DSPWidget):
                 )
                 return None, "raw image"
             choice = prior
-        return _layers.matching_data(choice, source.data.shape, "guide"), choice.name
+        shapes = {tuple(source.data.shape), source.prior_shape}
+        shape = tuple(choice.data.shape) if tuple(choice.data.shape) in shapes else source.prior_shape
+        return _layers.matching_data(choice, shape, "guide"), choice.name
 
     def _edits(self, source) -> np.ndarray:
         """Labels the user painted on the backprop result since the plugin wrote it."""
-        layer = _layers.find_output(self.viewer, source.name, self.KIND)
-        written_layer, written = self._last_result
-        if layer is None or layer != written_layer or written.shape != layer.data.shape:
+        layer, written = self._last_result
+        if (layer is None or layer not in self.viewer.layers or _layers.source_name(layer) != source.name
+                or written.shape != layer.data.shape):
             raise ValueError(
                 f"no backprop result of {source.name!r} from this widget to refine; run it first, "
                 "or press 'New scribble layer', paint on it and run"
@@ -121,20 +123,20 @@ class BackpropWidget(DSPWidget):
 
     def _refine_clicked(self, _value=None) -> None:
         try:
-            source = _layers.image_source(self.image.value)
+            source = _layers.image_source(self.image.value, channel_axis=self._channel())
             self._run(None if self.scribbles.value != self._NONE else self._edits(source))
         except ValueError as exc:
             show_error(str(exc))
 
     def _new_scribbles_clicked(self, _value=None) -> None:
         try:
-            source = _layers.image_source(self.image.value)
+            source = _layers.image_source(self.image.value, channel_axis=self._channel())
         except ValueError as exc:
             show_error(str(exc))
             return
         layer = self.viewer.add_labels(
-            np.zeros(source.leading_shape + source.spatial_shape, np.int32), name=f"{source.name} scribbles",
-            scale=source.scale, translate=source.translate,
+            np.zeros(source.labels_shape, np.int32), name=f"{source.name} scribbles",
+            scale=source.without_channels(source.scale), translate=source.without_channels(source.translate),
         )
         layer.brush_size = max(3, min(source.spatial_shape) // 40)
         layer.selected_label = 1
@@ -150,7 +152,7 @@ class BackpropWidget(DSPWidget):
         guide, guide_name = self._guide(source)
         if scribbles is None and self.scribbles.value != self._NONE:
             scribbles = _layers.matching_data(
-                self.scribbles.value, source.leading_shape + source.spatial_shape, "scribbles"
+                self.scribbles.value, source.labels_shape, "scribbles"
             )
         estimate_options = {k: parameters[k] for k in (
             "n_features", "n_conv", "scale", "max_iterations", "warmup", "continuity", "device")}
@@ -159,14 +161,14 @@ class BackpropWidget(DSPWidget):
         def estimate(job, source, indices):
             job.at(self.KIND, indices[0], 1)
             seconds = estimate_backprop_seconds(
-                source.plane(indices[0]).shape, channel_axis=source.channel_axis, **estimate_options
+                source.plane(indices[0]).shape, channel_axis=source.plane_channel_axis, **estimate_options
             )
-            job.emit(None, message=f"estimated time: at most {seconds:.0f} s{per_slice}")
+            job.emit(None, message=f"estimated training time: about {seconds:.0f} s{per_slice}, plus superpixels")
 
         def compute(job, plane, channel_axis, index):
             return backprop_segmentation(
                 plane, channel_axis=channel_axis, callback=job.callback,
-                guide=None if guide is None else np.asarray(guide[index]),
+                guide=None if guide is None else source.plane(index, guide),
                 scribbles=None if scribbles is None else np.asarray(scribbles[index]),
                 **parameters,
             )

@@ -79,7 +79,7 @@ class KMeansWidget(DSPWidget):
         taken = self._source()
 
         def compute(job, plane, channel_axis, _index):
-            job.emit(None, message=f"{kind}: clustering")
+            job.emit(None, status=f"{kind}: clustering")
             return segment(plane, channel_axis=channel_axis, **parameters)
 
         recorded = dict(parameters, mode=self.mode.value, input_layer=self.image.value.name)

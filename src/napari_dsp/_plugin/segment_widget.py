@@ -2,9 +2,9 @@
 
 from typing import TYPE_CHECKING
 
-from magicgui.widgets import ComboBox, SpinBox
+from magicgui.widgets import ComboBox
 
-from ._base import DSPWidget, device_argument, device_box, parameter_boxes, seed_box, tooltips
+from ._base import DSPWidget, device_argument, device_box, parameter_boxes, preset_box, seed_box, set_boxes
 from ._layers import PRIOR
 
 if TYPE_CHECKING:
@@ -26,44 +26,71 @@ class SegmentWidget(DSPWidget):
         )
         self.n_clusters = parameter_boxes(segment, n_clusters=(1, 256))["n_clusters"]
         self.n_clusters.label = "k"
-        self.max_iterations = parameter_boxes(backprop_segmentation, max_iterations=(1, 100_000))["max_iterations"]
-        self.max_iterations.enabled = False
-        # The prior's settings depend on the method (segment's None): 0 shows as "paper's value".
-        described = tooltips(segment)
-        self.iterations = SpinBox(value=0, min=0, max=100_000, name="iterations", tooltip=described["iterations"])
-        self.restarts = SpinBox(value=0, min=0, max=1000, name="restarts", tooltip=described["restarts"])
-        for box in (self.iterations, self.restarts):
-            box.native.setSpecialValueText("paper's value")
+        self._backprop = parameter_boxes(
+            backprop_segmentation, max_iterations=(1, 100_000), warmup=(0, 100_000), scale=(0.05, 1.0, 0.05),
+        )
+        self.max_iterations, self.warmup, self.scale = self._backprop.values()
+        self.preset = preset_box()
+        self._prior = parameter_boxes(
+            segment, self._prior_recipe(), iterations=(1, 100_000), restarts=(1, 1000), max_size=(0, 100_000),
+        )
+        self.iterations, self.restarts, self.max_size = self._prior.values()
+        self.max_size.native.setSpecialValueText("full resolution")
         self.seed = seed_box(segment)
         self.device = device_box(segment)
         self.method.changed.connect(self._method_changed)
-        self._finish_layout(self.method, self.n_clusters, self.max_iterations, self.iterations, self.restarts,
-                            self.seed, self.device)
+        self.preset.changed.connect(self._method_changed)
+        self._finish_layout(self.method, self.n_clusters, *self._backprop.values(), self.preset,
+                            *self._prior.values(), self.seed, self.device)
+        self._method_changed()
 
-    def _method_changed(self, method: str) -> None:
-        self.n_clusters.enabled = method == "kmeans"
-        self.max_iterations.enabled = method == "backprop"
+    def _prior_recipe(self):
+        from ..pipeline import prior_recipe
+        from ..recipes import get_preset
+
+        return prior_recipe(self.method.value, get_preset(self.preset.value))
+
+    def _method_changed(self, _value=None) -> None:
+        self.n_clusters.enabled = self.method.value == "kmeans"
+        for box in self._backprop.values():
+            box.enabled = self.method.value == "backprop"
+        set_boxes(self._prior.values(), self._prior_recipe())
 
     def parameters(self) -> dict:
         parameters = dict(
-            method=self.method.value, iterations=self.iterations.value or None,
-            restarts=self.restarts.value or None, seed=self.seed.value, device=device_argument(self.device.value),
+            method=self.method.value, preset=self.preset.value, iterations=self.iterations.value,
+            restarts=self.restarts.value, max_size=self.max_size.value, seed=self.seed.value, device=device_argument(self.device.value),
         )
         if self.method.value == "kmeans":
             parameters["n_clusters"] = self.n_clusters.value
         if self.method.value == "backprop":
-            parameters["backprop_options"] = {"max_iterations": self.max_iterations.value}
+            parameters["backprop_options"] = {name: box.value for name, box in self._backprop.items()}
         return parameters
 
     def _run(self) -> None:
+        from ..backprop import estimate_backprop_seconds
         from ..pipeline import segment
+        from ..prior import estimate_prior
 
         parameters = self.parameters()
         method = parameters["method"]
+        options = {k: parameters[k] for k in ("preset", "iterations", "restarts", "max_size", "device")}
+        per_slice = " per slice" if self.all_slices.value and self.all_slices.visible else ""
+
+        def estimate(job, source, indices):
+            job.at(method, indices[0], 1)
+            shape = source.plane(indices[0]).shape
+            seconds = estimate_prior(shape, channel_axis=source.plane_channel_axis, **options).seconds
+            if method == "backprop":
+                seconds += estimate_backprop_seconds(
+                    shape, channel_axis=source.plane_channel_axis, device=options["device"],
+                    **parameters["backprop_options"],
+                )
+            job.emit(None, message=f"estimated time: about {seconds:.0f} s{per_slice}")
 
         def compute(job, plane, channel_axis, _index):
             result = segment(plane, channel_axis=channel_axis, callback=job.callback, **parameters)
             return {PRIOR: result.prior, method: result.labels}
 
-        self._launch_per_plane(method, compute, parameters, kinds=(PRIOR, method),
+        self._launch_per_plane(method, compute, parameters, kinds=(PRIOR, method), before=estimate,
                                stages={"prior": PRIOR, "backprop": "backprop"})

@@ -1,11 +1,15 @@
 """The benchmark: every method on the same dataset images, scored, timed and resumable.
 
 One record per (image, method) is appended to a JSON Lines file as soon as
-it is done, so an interrupted run continues where it stopped; a record whose
-settings differ from the current run's is not reused. Each image's prior is
-computed once, cached as ``.npz`` under the output folder and shared by all
+it is done, so an interrupted run continues where it stopped. A record is
+reused only for the same method, settings and file contents: it holds hashes
+of the image's and the ground truth's bytes, so a replaced file is computed
+again. Each image's prior is computed once, cached as ``.npz`` under the
+output folder (named by the settings and the image's hash) and shared by all
 prior-based methods; its time is added to each of their times and also
-reported on its own.
+reported on its own. An image or ground truth that cannot be read is
+recorded as failed, with the reason, and the run goes on; the table counts
+and lists the failures.
 
 Methods (``--methods`` families):
 
@@ -27,14 +31,15 @@ on BSDS500 (multi-class) each KMeans family runs for every k in `n_clusters`
 import hashlib
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..recipes import LOW_PASS_KEEP, PAPER
+from .._image import check_seed
+from ..recipes import LOW_PASS_KEEP, PAPER, get_preset
 from . import metrics
-from .datasets import Dataset
+from .datasets import Dataset, SampleError
 
 __all__ = [
     "BSDS500_CLUSTERS",
@@ -52,7 +57,7 @@ FAMILIES = (
 )
 _FOREGROUND_FAMILIES = FAMILIES[:4]
 
-_PRIOR_RECIPES = {"foreground": PAPER.foreground_prior, "multiclass": PAPER.multiclass_prior}
+_TASKS = ("foreground", "multiclass")
 _BACKPROP_OPTIONS = ("scale", "max_iterations", "warmup", "n_segments", "compactness", "min_labels", "precision")
 BSDS500_CLUSTERS = (2, 3, 4, 5, 6)
 """k of the KMeans rows on BSDS500 (the dataset's images hold 2 to 6 regions per annotator, typically)."""
@@ -99,8 +104,8 @@ def _merge(name, given, defaults, allowed=None):
 
 
 def plan_jobs(
-    task, *, methods=None, n_clusters=BSDS500_CLUSTERS, window=PAPER.kmeans.window, prior=None, backprop=None,
-    kmeans=None, seed=0,
+    task, *, methods=None, preset="paper", n_clusters=BSDS500_CLUSTERS, window=PAPER.kmeans.window, prior=None,
+    backprop=None, kmeans=None, seed=0,
 ):
     """List the jobs of a benchmark run.
 
@@ -114,10 +119,13 @@ def plan_jobs(
         k of the KMeans rows on a multi-class dataset.
     window : int, optional
         KMeans window side.
+    preset : {"paper", "fast"}, optional
+        Preset (`napari_dsp.recipes`) of the prior settings not given in
+        `prior`: its foreground prior for the foreground task, its
+        multi-class prior otherwise.
     prior : dict, optional
-        ``iterations``, ``restarts``, ``learning_rate`` of the prior;
-        missing entries take the paper's values for the task
-        (`napari_dsp.recipes.PAPER`: foreground or multi-class prior).
+        ``iterations``, ``restarts``, ``learning_rate``, ``max_size`` of
+        the prior; missing entries take the preset's values for the task.
     backprop : dict, optional
         Options of `backprop_segmentation` shared by the backprop rows
         (``scale``, ``max_iterations``, ``warmup``, ``n_segments``,
@@ -145,8 +153,9 @@ def plan_jobs(
     >>> [job.method for job in plan_jobs("multiclass", methods=["kmeans-prior"], n_clusters=[2, 3])]
     ['kmeans-prior-k2', 'kmeans-prior-k3']
     """
-    if task not in _PRIOR_RECIPES:
-        raise ValueError(f"task={task!r} is not one of {', '.join(_PRIOR_RECIPES)}; use Dataset.task")
+    if task not in _TASKS:
+        raise ValueError(f"task={task!r} is not one of {', '.join(_TASKS)}; use Dataset.task")
+    seed = check_seed(seed)
     allowed = _FOREGROUND_FAMILIES if task == "foreground" else FAMILIES
     methods = list(allowed if methods is None else methods)
     unknown = [m for m in methods if m not in FAMILIES]
@@ -161,9 +170,9 @@ def plan_jobs(
     n_clusters = [int(k) for k in n_clusters]
     if task == "multiclass" and (not n_clusters or min(n_clusters) < 1):
         raise ValueError(f"n_clusters={n_clusters} must be one or more positive numbers of classes")
-    recipe = _PRIOR_RECIPES[task]
-    prior_settings = _merge("prior", prior, {"iterations": recipe.iterations, "restarts": recipe.restarts,
-                                             "learning_rate": recipe.learning_rate, "seed": seed})
+    recipe = get_preset(preset)
+    prior_recipe = recipe.foreground_prior if task == "foreground" else recipe.multiclass_prior
+    prior_settings = _merge("prior", prior, {**asdict(prior_recipe), "seed": seed})
     backprop_settings = _merge("backprop", backprop, {name: getattr(PAPER.backprop, name) for name in _BACKPROP_OPTIONS})
     # No defaults here: unset KMeans options stay out of the settings (and the resume keys).
     kmeans_settings = _merge("kmeans", kmeans, {}, allowed=("max_samples", "n_init"))
@@ -241,9 +250,9 @@ def _prior_key(settings):
     return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def _cached_prior(cache_dir, sample, settings, device):
-    """The prior of `sample` under `settings`, from the cache or computed now; and its seconds."""
-    path = cache_dir / f"{sample.name}.npz"
+def _cached_prior(cache_dir, sample, image_sha, settings, device):
+    """The prior of `sample` (whose file hashes to `image_sha`) under `settings`, cached or computed now; and its seconds."""
+    path = cache_dir / f"{sample.name}-{image_sha}.npz"
     if path.is_file():
         with np.load(path) as stored:
             return stored["prior"], float(stored["seconds"])
@@ -252,12 +261,13 @@ def _cached_prior(cache_dir, sample, settings, device):
     start = time.perf_counter()
     prior = deep_segmentation_prior(
         sample.image, iterations=settings["iterations"], restarts=settings["restarts"],
-        learning_rate=settings["learning_rate"], channel_axis=-1, device=device, seed=settings["seed"],
+        learning_rate=settings["learning_rate"], max_size=settings["max_size"], channel_axis=-1, device=device,
+        seed=settings["seed"],
     )
     seconds = time.perf_counter() - start
     cache_dir.mkdir(parents=True, exist_ok=True)
     # Written under a temporary name and renamed, so an interrupted write never leaves a truncated cache.
-    partial = cache_dir / f"{sample.name}.partial.npz"
+    partial = cache_dir / f"{sample.name}-{image_sha}.partial.npz"
     np.savez_compressed(partial, prior=prior, seconds=seconds)
     partial.replace(path)
     return prior, seconds
@@ -266,7 +276,8 @@ def _cached_prior(cache_dir, sample, settings, device):
 def read_records(path):
     """Read the records of a benchmark JSON Lines file (missing file: none).
 
-    A last line cut short by an interrupted run is ignored.
+    Lines that are not JSON objects, such as a line cut short by a killed
+    run, are skipped.
 
     Parameters
     ----------
@@ -285,22 +296,37 @@ def read_records(path):
         if not line.strip():
             continue
         try:
-            records.append(json.loads(line))
+            record = json.loads(line)
         except json.JSONDecodeError:
             continue
+        if isinstance(record, dict):
+            records.append(record)
     return records
+
+
+def _open_for_append(path):
+    """Open the results file for appending, on a fresh line even if a killed run left half of one."""
+    sink = path.open("a")
+    if sink.tell():
+        with path.open("rb") as existing:
+            existing.seek(-1, 2)
+            if existing.read(1) != b"\n":
+                sink.write("\n")
+    return sink
 
 
 def run_benchmark(dataset: Dataset, out_dir, jobs, *, device=None, progress=False):
     """Run `jobs` on every image of `dataset`, appending results to ``<out_dir>/<dataset>.jsonl``.
 
-    Records already in the file for the same image, method and settings are
-    kept and not recomputed.
+    Records already in the file for the same image, method, settings and
+    file contents (image and ground truth) are kept and not recomputed. An
+    image whose files cannot be read gets a failed record (``"error"``
+    instead of ``"metrics"``) for each job, and the run goes on.
 
     Parameters
     ----------
     dataset : Dataset
-        From `napari_dsp.datasets.load_dataset`.
+        From `napari_dsp.evaluation.datasets.load_dataset`.
     out_dir : str or path-like
         Folder of the results file and of the prior cache (``priors/``).
     jobs : sequence of BenchmarkJob
@@ -313,8 +339,8 @@ def run_benchmark(dataset: Dataset, out_dir, jobs, *, device=None, progress=Fals
     Returns
     -------
     list of dict
-        The records of these images and jobs (new and reused), the input of
-        `summarize`.
+        The records of these images and jobs (new and reused, failed ones
+        included), the input of `summarize`.
 
     Raises
     ------
@@ -329,35 +355,53 @@ def run_benchmark(dataset: Dataset, out_dir, jobs, *, device=None, progress=Fals
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     results = out_dir / f"{dataset.name}.jsonl"
-    wanted = {job.key: job for job in jobs}
-    names = set(dataset.names)
-    kept = [r for r in read_records(results) if r.get("key") in wanted and r.get("image") in names]
-    done = {(r["image"], r["key"]) for r in kept}
-    records = list(kept)
+    # Later lines win: after a file was replaced, its newest records are the valid ones.
+    existing = {(r.get("image"), r.get("key"), r.get("image_sha"), r.get("truth_sha")): r
+                for r in read_records(results)}
+    records = []
     bar = tqdm(total=len(dataset), desc=dataset.name, unit="image", disable=not progress, dynamic_ncols=True)
-    with bar, results.open("a") as sink:
+    with bar, _open_for_append(results) as sink:
         for index, name in enumerate(dataset.names):
-            pending = [job for job in jobs if (name, job.key) not in done]
-            if pending:
-                sample = dataset[index]
-                for job in pending:
-                    bar.set_postfix_str(job.method)
+            try:
+                image_sha, truth_sha = dataset.digests(index)
+                failure = None
+            except SampleError as error:
+                image_sha = truth_sha = None
+                failure = str(error)
+            pending = []
+            for job in jobs:
+                found = existing.get((name, job.key, image_sha, truth_sha))
+                if found is None:
+                    pending.append(job)
+                else:
+                    records.append(found)
+            if pending and failure is None:
+                try:
+                    sample = dataset[index]
+                except SampleError as error:
+                    failure = str(error)
+            if pending and failure is not None:
+                bar.write(f"{dataset.name}: skipping {failure}")
+            for job in pending:
+                bar.set_postfix_str(job.method)
+                record = {"dataset": dataset.name, "image": name, "method": job.method, "key": job.key,
+                          "settings": job.settings, "image_sha": image_sha, "truth_sha": truth_sha}
+                if failure is not None:
+                    record["error"] = failure
+                else:
                     prior, prior_seconds = None, None
                     if job.needs_prior:
                         prior_settings = job.settings["prior"]
                         cache = out_dir / "priors" / f"{dataset.name}-{_prior_key(prior_settings)}"
-                        prior, prior_seconds = _cached_prior(cache, sample, prior_settings, device)
+                        prior, prior_seconds = _cached_prior(cache, sample, image_sha, prior_settings, device)
                     start = time.perf_counter()
                     labels = _segment(job, sample.image, prior, device)
                     seconds = time.perf_counter() - start
-                    record = {
-                        "dataset": dataset.name, "image": name, "method": job.method, "key": job.key,
-                        "settings": job.settings, "device": device, "seconds": seconds,
-                        "prior_seconds": prior_seconds, "metrics": _score(labels, sample.truths, dataset.task),
-                    }
-                    sink.write(json.dumps(record) + "\n")
-                    sink.flush()
-                    records.append(record)
+                    record.update(device=device, seconds=seconds, prior_seconds=prior_seconds,
+                                  metrics=_score(labels, sample.truths, dataset.task))
+                sink.write(json.dumps(record) + "\n")
+                sink.flush()
+                records.append(record)
             bar.update()
     return records
 
@@ -369,7 +413,9 @@ def summarize(records):
     the DFC IoUs over all ground-truth segments of all images (the
     protocol's definition) and the other metrics over images. Seconds per
     image include the prior's for prior-based methods. A repeated record
-    (same image, method and settings) counts once.
+    (same image, method and settings) counts once, the last one written:
+    after an image was replaced, that is the one of its new contents.
+    Failed records count in ``failed`` and not in the means.
 
     Parameters
     ----------
@@ -379,31 +425,37 @@ def summarize(records):
     Returns
     -------
     list of dict
-        One row per (method, settings) with ``method``, ``images``,
-        ``device``, ``settings``, ``seconds``, ``prior_seconds`` and the
-        metric means.
+        One row per (method, settings) with ``method``, ``images`` (scored),
+        ``failed`` (a list of ``(image, reason)``), ``device``, ``settings``,
+        ``seconds``, ``prior_seconds`` and the metric means (None where no
+        image was scored).
     """
-    groups, seen = {}, set()
+    latest = {}
     for record in records:
         # Two processes sharing a results file may both finish the same image; count it once.
-        if (record["image"], record["key"]) in seen:
-            continue
-        seen.add((record["image"], record["key"]))
+        latest[(record["image"], record["key"])] = record
+    groups = {}
+    for record in latest.values():
         groups.setdefault((record["method"], record["key"]), []).append(record)
     rows = []
     for (method, _), group in groups.items():
-        values = {}
-        for name in group[0]["metrics"]:
-            values[name] = np.array([r["metrics"][name] for r in group], dtype=float)
-        prior_seconds = [r["prior_seconds"] for r in group if r["prior_seconds"] is not None]
+        scored = [r for r in group if "metrics" in r]
         row = {
             "method": method,
-            "images": len(group),
-            "device": ", ".join(sorted({r["device"] for r in group})),
+            "images": len(scored),
+            "failed": [(r["image"], r["error"]) for r in group if "metrics" not in r],
+            "device": ", ".join(sorted({r["device"] for r in scored})),
             "settings": group[0]["settings"],
-            "seconds": float(np.mean([r["seconds"] + (r["prior_seconds"] or 0.0) for r in group])),
-            "prior_seconds": float(np.mean(prior_seconds)) if prior_seconds else None,
+            "seconds": None,
+            "prior_seconds": None,
         }
+        rows.append(row)
+        if not scored:
+            continue
+        values = {name: np.array([r["metrics"][name] for r in scored], dtype=float) for name in scored[0]["metrics"]}
+        prior_seconds = [r["prior_seconds"] for r in scored if r["prior_seconds"] is not None]
+        row["seconds"] = float(np.mean([r["seconds"] + (r["prior_seconds"] or 0.0) for r in scored]))
+        row["prior_seconds"] = float(np.mean(prior_seconds)) if prior_seconds else None
         if "iou" in values:
             row.update(iou=values["iou"].mean(), best_iou=values["best_iou"].mean())
         else:
@@ -411,7 +463,6 @@ def summarize(records):
                 row[f"miou_{part}"] = values[f"dfc_{part}_sum"].sum() / values[f"dfc_{part}_n"].sum()
             for name in ("covering", "pri", "vi", "labels"):
                 row[name] = values[name].mean()
-        rows.append(row)
     return rows
 
 
@@ -433,12 +484,13 @@ def _describe(settings):
             parts.append(f"warm-up {settings['warmup']} + cosine")
     if "prior" in settings:
         prior = settings["prior"]
-        parts.append(f"prior {prior['iterations']} it x {prior['restarts']}")
+        size = f" at {prior['max_size']} px" if prior.get("max_size") else ""
+        parts.append(f"prior {prior['iterations']} it x {prior['restarts']}{size}")
     return "; ".join(parts) or "-"
 
 
 def markdown_table(rows):
-    """Format `summarize` rows as a Markdown table.
+    """Format `summarize` rows as a Markdown table, followed by the list of failed images if any.
 
     Parameters
     ----------
@@ -452,21 +504,27 @@ def markdown_table(rows):
     """
     if not rows:
         return "(no results)\n"
-    foreground = "iou" in rows[0]
+    foreground = not any("miou_all" in row for row in rows)
     if foreground:
-        columns = ["method", "images", "IoU", "best-assignment IoU"]
+        columns = ["method", "images", "failed", "IoU", "best-assignment IoU"]
+        metric_cells = [("iou", "{:.3f}"), ("best_iou", "{:.3f}")]
     else:
-        columns = ["method", "images", "mIoU All", "mIoU Fine", "mIoU Coarse", "covering", "PRI", "VI", "labels"]
+        columns = ["method", "images", "failed", "mIoU All", "mIoU Fine", "mIoU Coarse", "covering", "PRI", "VI",
+                   "labels"]
+        metric_cells = [(k, "{:.3f}") for k in ("miou_all", "miou_fine", "miou_coarse", "covering", "pri", "vi")]
+        metric_cells.append(("labels", "{:.1f}"))
     columns += ["s/image", "of which prior", "device", "settings"]
     lines = ["| " + " | ".join(columns) + " |", "|" + "|".join(" --- " for _ in columns) + "|"]
+    failures = {}
     for row in rows:
-        if foreground:
-            cells = [f"{row['iou']:.3f}", f"{row['best_iou']:.3f}"]
-        else:
-            cells = [f"{row[k]:.3f}" for k in ("miou_all", "miou_fine", "miou_coarse", "covering", "pri", "vi")]
-            cells.append(f"{row['labels']:.1f}")
-        prior = "-" if row["prior_seconds"] is None else f"{row['prior_seconds']:.1f}"
-        cells = [row["method"], str(row["images"])] + cells
-        cells += [f"{row['seconds']:.1f}", prior, row["device"], _describe(row["settings"])]
+        cells = [row["method"], str(row["images"]), str(len(row["failed"]))]
+        cells += ["-" if row.get(key) is None else form.format(row[key]) for key, form in metric_cells]
+        cells += ["-" if row[key] is None else f"{row[key]:.1f}" for key in ("seconds", "prior_seconds")]
+        cells += [row["device"] or "-", _describe(row["settings"])]
         lines.append("| " + " | ".join(cells) + " |")
+        failures.update(row["failed"])
+    if failures:
+        lines.append("")
+        lines.append(f"Failed ({len(failures)} image(s), not in the means):")
+        lines.extend(f"- {image}: {reason}" for image, reason in sorted(failures.items()))
     return "\n".join(lines) + "\n"

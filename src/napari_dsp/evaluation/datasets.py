@@ -18,16 +18,35 @@ References
        CVPR 2013.
 """
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DATASETS", "Dataset", "Sample", "load_dataset"]
+__all__ = ["DATASETS", "Dataset", "Sample", "SampleError", "load_dataset"]
 
 DATASETS = ("bsds500", "ecssd")
 
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+class SampleError(ValueError):
+    """An image or ground-truth file of a dataset that cannot be read, or that do not match."""
+
+
+# What the decoders raise on a damaged file: PIL a SyntaxError for a broken PNG, imageio an OSError
+# when no plugin accepts the bytes, scipy a MatReadError (or a KeyError, IndexError, TypeError for
+# a .mat file of another layout).
+def _read_errors():
+    from scipy.io.matlab import MatReadError
+
+    return (OSError, SyntaxError, ValueError, KeyError, IndexError, TypeError, MatReadError)
+
+
+def _first_line(error):
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
 
 
 @dataclass(frozen=True)
@@ -81,21 +100,58 @@ class Dataset:
     def __len__(self) -> int:
         return len(self.images)
 
+    def truth_path(self, index: int) -> Path:
+        """The ground-truth file of image `index`."""
+        suffix = ".png" if self.name == "ecssd" else ".mat"
+        return self.truth_dir / f"{self.images[index].stem}{suffix}"
+
+    def digests(self, index: int) -> tuple:
+        """Hashes of the bytes of image `index`'s file and of its ground-truth file (16 hex digits each).
+
+        They tell a replaced file from the one results were computed on
+        without decoding either.
+
+        Raises
+        ------
+        SampleError
+            If a file cannot be read.
+        """
+        try:
+            return tuple(hashlib.sha1(path.read_bytes()).hexdigest()[:16]
+                         for path in (self.images[index], self.truth_path(index)))
+        except OSError as error:
+            raise SampleError(f"{self.images[index].name}: {_first_line(error)}") from error
+
     def __getitem__(self, index: int) -> Sample:
+        """Read image `index` and its ground truth.
+
+        Raises
+        ------
+        SampleError
+            If either file cannot be decoded, the image is not 2-D grey or
+            RGB(A), or the ground truth's shape differs from the image's.
+        """
         import imageio.v3 as iio
 
         path = self.images[index]
-        image = np.asarray(iio.imread(path))
-        if image.ndim == 2:
-            image = np.repeat(image[..., np.newaxis], 3, axis=-1)
-        image = image[..., :3]
-        if self.name == "ecssd":
-            truths = (_read_mask(self.truth_dir / f"{path.stem}.png"),)
-        else:
-            truths = _read_bsds_truth(self.truth_dir / f"{path.stem}.mat")
+        try:
+            image = np.asarray(iio.imread(path))
+        except _read_errors() as error:
+            raise SampleError(f"{path.name}: cannot read it as an image ({_first_line(error)})") from error
+        if image.ndim == 3 and image.shape[-1] in (1, 2, 3, 4):
+            image = image[..., :3] if image.shape[-1] >= 3 else image[..., :1]
+        if image.ndim == 2 or (image.ndim == 3 and image.shape[-1] == 1):
+            image = np.repeat(image.reshape(image.shape[:2] + (1,)), 3, axis=-1)
+        if image.ndim != 3 or min(image.shape[:2]) == 0:
+            raise SampleError(f"{path.name}: expected a 2-D grey or RGB(A) image, got an array of shape {image.shape}")
+        truth_path = self.truth_path(index)
+        try:
+            truths = (_read_mask(truth_path),) if self.name == "ecssd" else _read_bsds_truth(truth_path)
+        except _read_errors() as error:
+            raise SampleError(f"{truth_path.name}: cannot read the ground truth ({_first_line(error)})") from error
         for truth in truths:
             if truth.shape != image.shape[:2]:
-                raise ValueError(
+                raise SampleError(
                     f"ground truth of {path.name} has shape {truth.shape} but the image is "
                     f"{image.shape[:2]}; the dataset folder looks damaged"
                 )

@@ -9,12 +9,63 @@ backend for new figures, so importing this module costs nothing.
 
 import numpy as np
 
-from .._image import normalize_channel_axis, prepare_image
+from .._image import (
+    check_channel_axis, check_int, check_number, check_seed, normalize_channel_axis, prepare_image, spatial_shape,
+)
 from ..recipes import LOW_PASS_KEEP, PAPER
 from ..spectrum import compare_spectra
 from .metrics import boundary_irregularity, variation_of_information
 
-__all__ = ["draw_spectrum", "slic_figure", "spectrum_figure", "window_figure"]
+__all__ = [
+    "check_slic_options", "check_spectrum_options", "check_window_options", "draw_spectrum", "slic_figure",
+    "spectrum_figure", "window_figure",
+]
+
+
+def check_spectrum_options(*, keep=LOW_PASS_KEEP):
+    """Check the options of `spectrum_figure` (for callers that compute the prior first).
+
+    Raises
+    ------
+    ValueError
+        If `keep` is not a number in (0, 1].
+    """
+    check_number("keep", keep, 0, 1, low_open=True, hint="e.g. 0.1 for the lowest 10%")
+
+
+def check_window_options(shape, *, windows=(1, 3, 5, 7), n_clusters=PAPER.kmeans.n_clusters, channel_axis=None,
+                         seed=0):
+    """Check the options of `window_figure` for an image of `shape` (for callers that compute the prior first).
+
+    Raises
+    ------
+    ValueError
+        If `windows` is empty, a window or `n_clusters` is invalid for the
+        image (see `napari_dsp.kmeans.kmeans_segmentation`), or `seed` is
+        not a seed.
+    """
+    from ..kmeans import check_parameters
+
+    windows = list(windows)
+    if not windows:
+        raise ValueError("windows is empty; pass window sides such as (1, 3, 5, 7)")
+    spatial = spatial_shape(shape, check_channel_axis(shape, channel_axis))
+    for window in windows:
+        check_parameters(spatial, n_clusters, window)
+    check_seed(seed, generator=True)
+
+
+def check_slic_options(*, n_segments=PAPER.backprop.n_segments, compactness=PAPER.backprop.compactness):
+    """Check the options of `slic_figure` (for callers that compute the prior first).
+
+    Raises
+    ------
+    ValueError
+        If `n_segments` is not a positive integer or `compactness` not a
+        positive number.
+    """
+    check_int("n_segments", n_segments)
+    check_number("compactness", compactness, 0, low_open=True, hint="e.g. 10")
 
 
 def _new_figure(figure, size):
@@ -29,7 +80,7 @@ def _new_figure(figure, size):
 
 def _displayable(array, reference):
     """(H, W, 3) or (H, W) float image in [0, 1], scaled like `reference` (a ScaledImage)."""
-    chw = (np.asarray(array, dtype=np.float32) - reference.offset) / reference.scale
+    chw = reference.to_unit(array)
     chw = chw[np.newaxis] if reference.channel_axis is None else np.moveaxis(chw, reference.channel_axis, 0)
     chw = np.clip(chw, 0, 1)
     return chw[0] if chw.shape[0] == 1 else np.moveaxis(chw[:3], 0, -1)
@@ -107,6 +158,7 @@ def spectrum_figure(image, prior=None, *, keep=LOW_PASS_KEEP, channel_axis=None,
     >>> len(fig.axes)
     3
     """
+    check_spectrum_options(keep=keep)
     _check_prior(image, prior)
     comparison = compare_spectra(image, prior, keep=keep, channel_axis=channel_axis)
     reference = prepare_image(image, channel_axis)
@@ -160,8 +212,7 @@ def window_figure(image, prior, *, windows=(1, 3, 5, 7), n_clusters=PAPER.kmeans
         raise ValueError("the window comparison needs the prior; compute it with deep_segmentation_prior")
     _check_prior(image, prior)
     windows = list(windows)
-    if not windows:
-        raise ValueError("windows is empty; pass window sides such as (1, 3, 5, 7)")
+    check_window_options(np.shape(image), windows=windows, n_clusters=n_clusters, channel_axis=channel_axis, seed=seed)
     reference = prepare_image(image, channel_axis)
     rows = [("image", image), ("prior", prior)]
     figure = _new_figure(figure, (2.6 * (len(windows) + 1), 5.4))
@@ -219,9 +270,16 @@ def slic_figure(
     Returns
     -------
     matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        If `prior` is missing or of another shape, or an option is out of
+        range (see `check_slic_options`).
     """
     from skimage.segmentation import mark_boundaries
 
+    check_slic_options(n_segments=n_segments, compactness=compactness)
     if prior is None:
         raise ValueError("the SLIC comparison needs the prior; compute it with deep_segmentation_prior")
     _check_prior(image, prior)

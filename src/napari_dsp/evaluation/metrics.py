@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._image import check_int
+
 __all__ = [
     "DFCScore",
     "best_assignment_iou",
@@ -243,7 +245,8 @@ def dfc_score(prediction, truths, *, connectivity=None) -> DFCScore:
     Raises
     ------
     ValueError
-        If a map is not an integer label map or the shapes differ.
+        If a map is not an integer label map, the shapes differ, or
+        `connectivity` is out of range.
 
     Examples
     --------
@@ -255,6 +258,10 @@ def dfc_score(prediction, truths, *, connectivity=None) -> DFCScore:
     from skimage.measure import label
 
     prediction, truths = _check_truths(prediction, truths)
+    if connectivity is not None:
+        check_int("connectivity", connectivity)
+        if connectivity > prediction.ndim:
+            raise ValueError(f"connectivity={connectivity} must be at most the maps' {prediction.ndim} dimensions")
     # Labels shifted to start at 1 so that no user label collides with
     # skimage's background value 0.
     _, index = np.unique(prediction, return_inverse=True)
@@ -407,6 +414,19 @@ def variation_of_information(prediction, truths) -> float:
     return float(np.mean(values))
 
 
+def _boundaries(labels: np.ndarray) -> np.ndarray:
+    """Pixels of a (checked) label map next to another label, on both sides of every boundary.
+
+    The labels are renumbered from 1 first: `find_boundaries` treats 0 as
+    background and would mark only the other side of its boundaries, so a
+    partition's boundaries would depend on which of its labels is 0.
+    """
+    from skimage.segmentation import find_boundaries
+
+    _, index = np.unique(labels, return_inverse=True)
+    return find_boundaries(index.reshape(labels.shape) + 1, mode="inner")
+
+
 def boundary_irregularity(labels) -> float:
     """Length of a partition's boundaries relative to compact regions of the same number.
 
@@ -423,19 +443,18 @@ def boundary_irregularity(labels) -> float:
     Returns
     -------
     float
-        0 for a single region.
+        0 for a single region. Only the partition counts, not its label
+        values (0 is a label like any other).
 
     Examples
     --------
     >>> grid = np.kron(np.arange(16).reshape(4, 4), np.ones((8, 8), int))
     >>> round(boundary_irregularity(grid), 2)
-    2.6
+    2.72
     """
-    from skimage.segmentation import find_boundaries
-
     labels = _as_label_map("labels", labels)
     n_regions = np.unique(labels).size
-    boundary = np.count_nonzero(find_boundaries(labels, mode="inner"))
+    boundary = np.count_nonzero(_boundaries(labels))
     return float(boundary / np.sqrt(n_regions * labels.size))
 
 
@@ -456,7 +475,14 @@ def boundary_recall(prediction, truth, *, tolerance=2) -> float:
     Returns
     -------
     float
-        In [0, 1]; 1.0 when `truth` has no boundary.
+        In [0, 1]; 1.0 when `truth` has no boundary. Only the partitions
+        count, not their label values (0 is a label like any other).
+
+    Raises
+    ------
+    ValueError
+        If a map is not an integer label map, the shapes differ, or
+        `tolerance` is not an integer >= 0.
 
     Examples
     --------
@@ -465,14 +491,13 @@ def boundary_recall(prediction, truth, *, tolerance=2) -> float:
     1.0
     """
     from scipy.ndimage import binary_dilation
-    from skimage.segmentation import find_boundaries
 
     prediction, truth = _check_pair(prediction, truth)
-    if int(tolerance) != tolerance or tolerance < 0:
-        raise ValueError(f"tolerance={tolerance!r} must be a non-negative whole number of pixels")
-    true_boundary = find_boundaries(truth, mode="inner")
+    check_int("tolerance", tolerance, low=0)
+    true_boundary = _boundaries(truth)
     if not true_boundary.any():
         return 1.0
-    found = binary_dilation(find_boundaries(prediction, mode="inner"), np.ones((3, 3), bool),
-                            iterations=int(tolerance)) if tolerance else find_boundaries(prediction, mode="inner")
+    found = _boundaries(prediction)
+    if tolerance:  # iterations=0 would dilate until nothing changes
+        found = binary_dilation(found, np.ones((3,) * found.ndim, bool), iterations=int(tolerance))
     return float(np.count_nonzero(true_boundary & found) / np.count_nonzero(true_boundary))

@@ -1,0 +1,117 @@
+"""Multi-class regions: superpixels merged over a region adjacency graph."""
+
+import numpy as np
+import pytest
+
+from napari_dsp.regions import region_segmentation
+
+
+def _quadrants(shape=(80, 96), seed=0, channels=3):
+    """Four textured regions of distinct colour, sprinkled with tiny specks that must be merged away."""
+    rng = np.random.default_rng(seed)
+    height, width = shape
+    truth = np.ones(shape, np.int32)
+    truth[: height // 2, width // 2:] = 2
+    truth[height // 2:, : width // 2] = 3
+    truth[height // 2:, width // 2:] = 4
+    colours = np.array([(0.1, 0.1, 0.1), (0.9, 0.2, 0.2), (0.2, 0.8, 0.3), (0.3, 0.3, 0.9)], np.float32)
+    if channels == 1:
+        colours = np.array([[0.1], [0.4], [0.7], [1.0]], np.float32)
+    image = colours[truth - 1] + rng.normal(0, 0.04, shape + (channels,)).astype(np.float32)
+    for row, col in rng.integers(4, min(shape) - 6, (6, 2)):
+        image[row:row + 2, col:col + 2] = 0.5  # specks of 4 pixels
+    return np.clip(image, 0, 1), truth
+
+
+def _best_match_iou(labels, truth):
+    ious = []
+    for t in np.unique(truth):
+        ious.append(max(((labels == p) & (truth == t)).sum() / ((labels == p) | (truth == t)).sum()
+                        for p in np.unique(labels[truth == t])))
+    return np.array(ious)
+
+
+def test_four_regions_recovered_and_specks_merged():
+    image, truth = _quadrants()
+    labels = region_segmentation(image, channel_axis=-1, seed=0)
+    assert labels.dtype == np.int32 and labels.shape == truth.shape
+    assert labels.min() == 1 and labels.max() == 4  # no fragment survives
+    assert np.all(_best_match_iou(labels, truth) > 0.9)
+
+
+def test_grayscale_regions():
+    image, truth = _quadrants(channels=1)
+    labels = region_segmentation(image[..., 0])
+    assert np.all(_best_match_iou(labels, truth) > 0.9)
+
+
+def test_regions_are_connected_and_consecutive():
+    from skimage.measure import label
+
+    rng = np.random.default_rng(1)
+    image = rng.random((50, 70, 3))
+    labels = region_segmentation(image, channel_axis=-1)
+    values = np.unique(labels)
+    np.testing.assert_array_equal(values, np.arange(1, len(values) + 1))
+    for value in values:
+        assert label(labels == value, connectivity=1).max() == 1
+
+
+def test_threshold_controls_granularity():
+    rng = np.random.default_rng(2)
+    image = rng.random((60, 60, 3))
+    fine = region_segmentation(image, channel_axis=-1, threshold=0.5, min_size=0.0)
+    coarse = region_segmentation(image, channel_axis=-1, threshold=3.0, min_size=0.0)
+    assert fine.max() > coarse.max()
+
+
+def test_deterministic_and_input_untouched():
+    image, _ = _quadrants(seed=3)
+    copy = image.copy()
+    np.testing.assert_array_equal(region_segmentation(image, channel_axis=-1, seed=1),
+                                  region_segmentation(image, channel_axis=-1, seed=1))
+    np.testing.assert_array_equal(image, copy)
+
+
+@pytest.mark.parametrize("shape", [(2, 2), (3, 41), (37, 29)])
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+def test_shapes_dtypes(shape, dtype):
+    rng = np.random.default_rng(0)
+    image = (rng.random(shape + (3,)) * 255).astype(dtype)
+    labels = region_segmentation(image, channel_axis=-1)
+    assert labels.shape == shape and labels.dtype == np.int32 and labels.min() == 1
+
+
+@pytest.mark.parametrize("channel_axis", [0, 2, -1])
+def test_channel_axis(channel_axis):
+    image, truth = _quadrants((48, 64))
+    labels = region_segmentation(np.moveaxis(image, -1, channel_axis), channel_axis=channel_axis)
+    assert labels.shape == truth.shape
+    assert np.all(_best_match_iou(labels, truth) > 0.9)
+
+
+def test_constant_image_is_one_region():
+    labels = region_segmentation(np.full((30, 30), 3.0))
+    assert np.all(labels == 1)
+
+
+@pytest.mark.parametrize(
+    "option, value, match",
+    [
+        ("n_segments", 1, "n_segments=1"),
+        ("compactness", 0.0, "compactness=0.0"),
+        ("boundary_weight", -1, "boundary_weight=-1"),
+        ("threshold", 0, "threshold=0"),
+        ("min_size", 1.0, "min_size=1.0"),
+        ("min_size", -0.1, "min_size"),
+        ("linkage", "complete", "linkage='complete'"),
+    ],
+)
+def test_bad_options(option, value, match):
+    with pytest.raises(ValueError, match=match):
+        region_segmentation(np.zeros((10, 10)), **{option: value})
+
+
+def test_bad_image():
+    with pytest.raises(ValueError, match="channel_axis"):
+        region_segmentation(np.zeros((10, 10)), channel_axis=-1)
