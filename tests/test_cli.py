@@ -152,3 +152,43 @@ def test_samples_ship_with_scikit_image(name):
 def test_unknown_sample():
     with pytest.raises(ValueError, match="unknown sample 'lena'; choose one of coffee, chelsea, astronaut"):
         load_sample("lena")
+
+
+def test_directory_as_input_is_reported_as_such(tmp_path, capsys):
+    code, err = _run_failing(["segment", str(tmp_path)], capsys)
+    assert code == 1 and err == f"napari-dsp: error: {tmp_path}: is a directory; pass an image file"
+
+
+@pytest.mark.parametrize(
+    "command, option, message",
+    [
+        ("slic", ["--n-segments", "0"], "n_segments=0 must be a positive integer"),
+        ("slic", ["--compactness", "-1"], "compactness=-1.0 must be a finite number > 0"),
+        ("windows", ["--windows", "4"], "window=4"),
+        ("spectrum", ["--keep", "0"], "keep=0.0 must be a number in (0, 1]"),
+    ],
+)
+def test_figure_options_are_checked_before_the_prior(tmp_path, capsys, monkeypatch, command, option, message):
+    from napari_dsp import prior
+
+    monkeypatch.setattr(prior, "deep_segmentation_prior", lambda *args, **kwargs: pytest.fail("prior computed"))
+    path = tmp_path / "grey.png"
+    iio.imwrite(path, _square((24, 24), np.uint8, 0, 255))
+    code, err = _run_failing([command, str(path), *option, "--out", str(tmp_path / "figure.png")], capsys)
+    assert code == 2 and message in err
+    assert not (tmp_path / "figure.png").exists()
+
+
+@pytest.mark.parametrize("out, written", [("folder", "folder/dsp-slic.png"), ("figure", "figure.png")])
+def test_figure_path_printed_is_the_one_written(tmp_path, capsys, out, written):
+    (tmp_path / "folder").mkdir()
+    path = tmp_path / "grey.png"
+    iio.imwrite(path, _square((24, 24), np.uint8, 0, 255))
+    prior_path = tmp_path / "prior.tif"
+    tifffile.imwrite(prior_path, _square((24, 24), np.float32, 0, 255))
+
+    code = main(["slic", str(path), "--prior", str(prior_path), "--n-segments", "4", "--out", str(tmp_path / out)])
+
+    assert code == 0
+    assert capsys.readouterr().out == f"wrote {tmp_path / written}\n"
+    assert (tmp_path / written).is_file()

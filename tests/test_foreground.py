@@ -123,3 +123,11 @@ def test_bad_images():
         foreground_segmentation(np.zeros((10, 10, 3)))
     with pytest.raises(ValueError, match="NaN"):
         foreground_segmentation(np.full((10, 10), np.nan))
+
+
+@pytest.mark.parametrize("channels", [2, 4])
+def test_other_channel_counts(channels):
+    image, truth = _scene((48, 56))
+    stacked = np.concatenate([image, image[..., :1]], axis=-1)[..., :channels]
+    result = foreground_segmentation(stacked, channel_axis=-1)
+    assert result.mask.shape == truth.shape and result.saliency.shape == truth.shape

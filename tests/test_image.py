@@ -142,3 +142,25 @@ def test_backprop_options_reject_booleans_and_infinities(options, message):
 def test_prior_learning_rate_must_be_a_finite_positive_number(learning_rate):
     with pytest.raises(ValueError, match=f"learning_rate={learning_rate!r} must be a finite number > 0"):
         deep_segmentation_prior(np.zeros((8, 8)), learning_rate=learning_rate, **FAST_PRIOR)
+
+
+@pytest.mark.parametrize("image", [np.zeros((4, 4), complex), np.full((4, 4), "a"), np.zeros((4, 4), object)])
+def test_non_numeric_images_are_refused(image):
+    with pytest.raises(ValueError, match=f"^image must hold integers or floats, got dtype {image.dtype}$"):
+        prepare_image(image)
+
+
+@pytest.mark.parametrize("image", [np.array([[0.0, np.nan], [1.0, 2.0]]), np.array([[0.0, -np.inf], [1.0, 2.0]])])
+def test_nan_and_infinity_are_refused(image):
+    with pytest.raises(ValueError, match="image contains NaN or infinite values"):
+        prepare_image(image)
+
+
+def test_an_absent_device_names_the_available_ones():
+    from napari_dsp._device import available_devices
+
+    absent = next((name for name in ("cuda", "mps") if name not in available_devices()), None)
+    if absent is None:
+        pytest.skip("every device type is present")
+    with pytest.raises(ValueError, match=f"device='{absent}' was requested but is not available on this machine"):
+        resolve_device(absent)

@@ -168,7 +168,7 @@ def test_segmentation_covering_and_best_iou_per_segment(case):
 @FAST
 @given(map_pairs())
 def test_dfc_score(case):
-    first, second, first_renumbered, second_renumbered = case
+    first, second, first_renumbered, _ = case
     score = metrics.dfc_score(first, [second, first])
     for part in (score.all, score.fine, score.coarse):
         assert _finite(part).size and np.all((part > 0) & (part <= 1))

@@ -115,3 +115,19 @@ def test_bad_options(option, value, match):
 def test_bad_image():
     with pytest.raises(ValueError, match="channel_axis"):
         region_segmentation(np.zeros((10, 10)), channel_axis=-1)
+
+
+@pytest.mark.parametrize("channels", [2, 4])
+def test_other_channel_counts(channels):
+    image, truth = _quadrants((48, 64))
+    stacked = np.concatenate([image, image[..., :1]], axis=-1)[..., :channels]
+    labels = region_segmentation(stacked, channel_axis=-1)
+    assert labels.shape == truth.shape and labels.min() == 1
+
+
+def test_slic_and_other_linkages():
+    image, truth = _quadrants()
+    for options in ({"superpixels": "slic", "linkage": "adaptive"}, {"linkage": "single", "threshold": 2.0},
+                    {"linkage": "average", "threshold": 2.0}):
+        labels = region_segmentation(image, channel_axis=-1, **options)
+        assert np.median(_best_match_iou(labels, truth)) > 0.8, options

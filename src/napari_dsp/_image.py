@@ -68,7 +68,8 @@ def _to_unit(values, low, high) -> np.ndarray:
     to 16 bits, float16, float32); wider dtypes are computed in float64 or
     wider, and 64-bit integers are first shifted by `low` in uint64 (exact,
     modulo 2**64) because float64 cannot tell neighbours apart above 2**53
-    while it holds their distances from the minimum.
+    while it holds their distances from the minimum; such values must not
+    lie below `low` (the image's own values never do).
     """
     if np.issubdtype(values.dtype, np.integer) and isinstance(low, (int, np.integer)):
         span = int(high) - int(low)

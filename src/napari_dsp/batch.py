@@ -15,6 +15,7 @@ import contextlib
 import glob
 import hashlib
 import json
+import logging
 import os
 import shutil
 import sys
@@ -390,7 +391,7 @@ def _check_options(*, method, preset, n_clusters, window, iterations, restarts, 
     if unknown:
         raise ValueError(f"backprop_options has no option {', '.join(map(repr, unknown))}")
     if method == "backprop":  # BackpropOptions checks the values that do not depend on the image
-        backprop_options = asdict(BackpropOptions(**{**asdict(recipe.backprop), **(backprop_options or {})}))
+        backprop_options = asdict(BackpropOptions.from_preset(preset, **(backprop_options or {})))
     return {
         "method": method, "preset": preset, "n_clusters": n_clusters, "window": window, "iterations": iterations,
         "restarts": restarts, "max_size": max_size, "device": None if device == "auto" else device, "seed": seed,
@@ -588,9 +589,10 @@ def _client(distributed, address, n_workers):
         with distributed.Client(address) as client:
             yield client
         return
-    # Processes, not threads: the prior holds the GIL between torch operators.
-    with distributed.LocalCluster(n_workers=n_workers or _usable_cores(), threads_per_worker=1, processes=True) \
-            as cluster, distributed.Client(cluster) as client:
+    # Processes, not threads: the prior holds the GIL between torch operators. Only errors are logged: a worker
+    # slow to stop at the end is killed with a warning that would read as a failure.
+    with distributed.LocalCluster(n_workers=n_workers or _usable_cores(), threads_per_worker=1, processes=True,
+                                  silence_logs=logging.ERROR) as cluster, distributed.Client(cluster) as client:
         yield client
 
 
@@ -599,11 +601,9 @@ def _usable_cores():
 
 
 def _print_dashboard(client):
-    services = client.scheduler_info().get("services", {})
-    if "dashboard" in services:
+    # A scheduler started without its web server has no dashboard to point to.
+    if "dashboard" in client.scheduler_info().get("services", {}):
         print(f"dask dashboard: {client.dashboard_link}", file=sys.stderr)
-    else:
-        print("dask dashboard: off (pip install bokeh to watch the cluster in a browser)", file=sys.stderr)
 
 
 def _progress_bar(total, show):

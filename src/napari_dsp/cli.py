@@ -285,7 +285,8 @@ def _run_batch(args, parser):
     print(f"{counts['done']} done, {counts['skipped']} skipped, {counts['failed']} failed; summary: {result.summary}")
     for item in result.items:
         if item.status == "failed":
-            print(f"  failed: {item.input}{'' if item.plane is None else f' plane {item.plane}'}: {item.error}")
+            where = f"{item.input}{'' if item.plane is None else f' plane {item.plane}'}: "
+            print(f"  failed: {'' if item.error.startswith(item.input) else where}{item.error}")
     return 1 if counts["failed"] else 0
 
 

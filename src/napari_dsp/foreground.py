@@ -42,7 +42,7 @@ class ForegroundDefaults:
     spatial_sigma: float = 0.25
     optimize: bool = True
     graph_cut: bool = True
-    smoothness: float = 2.0
+    smoothness: float = 5.0
     iterations: int = 2
     refine: bool = True
 
@@ -62,6 +62,9 @@ _SCALES = (1.0,)
 _PRIOR_GAIN = 1.0
 _BAND_PENALTY = 2.0
 _COLOUR_CLIP = 8.0
+# Guided-filter refinement: radius as a fraction of the smaller side (0 = off), regulariser.
+_GUIDED_RADIUS = 0.0
+_GUIDED_EPS = 1e-3
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,7 @@ def _check_bool(name, value):
 
 
 def _features(chw):
-    """(H, W, 3) Lab-like features of a valid (C, H, W) image in [0, 1]."""
+    """(H, W, 3) Lab-like features of a valid (C, H, W) image in [0, 1]; assumes valid input."""
     from skimage.color import rgb2lab
 
     if chw.shape[0] == 3:
@@ -108,8 +111,14 @@ def _features(chw):
         lab = np.zeros(chw.shape[1:] + (3,), np.float32)
         lab[..., 0] = chw[0] * 100
         return lab
-    # Other channel counts: each channel on the L scale (0..100).
-    return np.moveaxis(chw, 0, -1) * np.float32(100)
+    # Other channel counts: the three principal components on the L scale (0..100), zero-padded.
+    pixels = chw.reshape(chw.shape[0], -1).T.astype(np.float64)
+    pixels -= pixels.mean(0)
+    _, _, components = np.linalg.svd(pixels, full_matrices=False)
+    projected = pixels @ components[:3].T * 100
+    features = np.zeros((pixels.shape[0], 3), np.float32)
+    features[:, :projected.shape[1]] = projected
+    return features.reshape(chw.shape[1:] + (3,))
 
 
 def _superpixels(lab, n_segments, compactness):
@@ -260,8 +269,23 @@ def _graph_cut(lab, saliency, threshold, smoothness, iterations):
     return mask.reshape(height, width)
 
 
-def _refine(mask):
-    """Fill holes and drop specks smaller than 1% of the largest object."""
+def _guided_filter(guide, source, radius, eps):
+    """He et al.'s guided filter with a grey guide; box means by `ndimage.uniform_filter`."""
+    size = 2 * radius + 1
+    mean_i = ndimage.uniform_filter(guide, size, mode="reflect")
+    mean_p = ndimage.uniform_filter(source, size, mode="reflect")
+    cov = ndimage.uniform_filter(guide * source, size, mode="reflect") - mean_i * mean_p
+    var = ndimage.uniform_filter(guide * guide, size, mode="reflect") - mean_i ** 2
+    a = cov / (var + eps)
+    b = mean_p - a * mean_i
+    return ndimage.uniform_filter(a, size, mode="reflect") * guide + ndimage.uniform_filter(b, size, mode="reflect")
+
+
+def _refine(mask, lab=None):
+    """Snap the mask to edges (guided filter), fill holes, drop specks under 1% of the largest object."""
+    if lab is not None and _GUIDED_RADIUS:
+        radius = max(1, round(_GUIDED_RADIUS * min(mask.shape)))
+        mask = _guided_filter(lab[..., 0].astype(np.float64) / 100, mask.astype(np.float64), radius, _GUIDED_EPS) > 0.5
     mask = ndimage.binary_fill_holes(mask)
     components, n = ndimage.label(mask)
     if n > 1:
@@ -433,7 +457,7 @@ def foreground_segmentation(
     else:
         mask = saliency > threshold
     if refine:
-        mask = _refine(mask)
+        mask = _refine(mask, lab)
     return ForegroundResult(mask.astype(np.uint8), saliency, threshold)
 
 

@@ -15,7 +15,10 @@ Examples
 
 from dataclasses import dataclass, field
 
-__all__ = ["FAST", "LOW_PASS_KEEP", "PAPER", "PRESETS", "BackpropRecipe", "KMeansRecipe", "PriorRecipe", "Recipe", "get_preset"]
+__all__ = [
+    "DOUBLE_DIP", "DOUBLE_DIP_REFERENCE", "FAST", "LOW_PASS_KEEP", "PAPER", "PRESETS", "BackpropRecipe",
+    "DoubleDIPRecipe", "KMeansRecipe", "PriorRecipe", "Recipe", "get_preset",
+]
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,23 @@ PAPER = Recipe(
     multiclass_prior=PriorRecipe(iterations=100, restarts=10),
 )
 """The settings of the DSP paper and of the authors' code (SPEC sections 1-3)."""
+
+@dataclass(frozen=True)
+class DoubleDIPRecipe:
+    """Settings of `napari_dsp.doubledip.double_dip_segmentation` (see its parameters)."""
+
+    max_size: int = 128
+    hint_iterations: int = 300
+    iterations: int = 600
+    learning_rate: float = 0.001
+    stop_psnr: float = 30.0
+
+
+DOUBLE_DIP = DoubleDIPRecipe()
+"""Double-DIP at a reduced working size and iteration count: the baseline as the benchmark runs it."""
+
+DOUBLE_DIP_REFERENCE = DoubleDIPRecipe(max_size=0, hint_iterations=2000, iterations=4000)
+"""Double-DIP as the authors run it (full size, 2000 + 4000 iterations; SPEC section 4)."""
 
 LOW_PASS_KEEP = 0.1
 """Fraction of FFT coefficients per axis that the paper's low-pass baseline keeps (section 3.3)."""

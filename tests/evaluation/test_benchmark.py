@@ -246,3 +246,9 @@ def test_summary_of_only_failed_records_shows_dashes():
     rows = summarize(records)
     assert rows[0]["images"] == 0 and rows[0]["failed"] == [("a", "a.png: broken")]
     assert "| blank | 0 | 1 | - | - | - | - | - | - |" in markdown_table(rows)
+
+
+@pytest.mark.parametrize("n_clusters", [[2.5], [True], [0], []])
+def test_plan_refuses_numbers_of_classes_that_are_not_positive_integers(n_clusters):
+    with pytest.raises(ValueError, match=r"n_clusters=.* must be one or more positive integers"):
+        plan_jobs("multiclass", n_clusters=n_clusters)

@@ -98,7 +98,8 @@ def test_real_bsds500_sample_has_consistent_shapes():
         (lambda root: (root / "images" / "a.png").write_bytes(b"not a png"), r"^a\.png: cannot read it as an image \("),
         (lambda root: (root / "images" / "a.png").write_bytes((root / "images" / "a.png").read_bytes()[:40]),
          r"^a\.png: cannot read it as an image \("),
-        (lambda root: (root / "groundTruth" / "a.mat").write_bytes(b"garbage"), r"^a\.mat: cannot read the ground truth"),
+        (lambda root: (root / "groundTruth" / "a.mat").write_bytes(b"garbage"),
+         r"^a\.mat: cannot read the ground truth"),
         (lambda root: savemat(root / "groundTruth" / "a.mat", {"other": 1}), r"^a\.mat: cannot read the ground truth"),
         (lambda root: iio.imwrite(root / "images" / "a.png", np.zeros((4, 4, 3), np.uint8)),
          "ground truth of a.png has shape"),
@@ -123,3 +124,11 @@ def test_a_vanished_image_is_a_sample_error(tmp_path):
     (tmp_path / "images" / "a.png").unlink()
     with pytest.raises(SampleError, match=r"^a\.png: FileNotFoundError"):
         data.digests(0)
+
+
+@pytest.mark.parametrize("options, message", [({"limit": True}, "limit=True"), ({"limit": 0}, "limit=0"),
+                                              ({"offset": 1.5}, "offset=1.5"), ({"offset": -1}, "offset=-1")])
+def test_limit_and_offset_must_be_integers(tmp_path, options, message):
+    write_bsds(tmp_path, ["a"])
+    with pytest.raises(ValueError, match=message):
+        load_dataset("bsds500", tmp_path, **options)

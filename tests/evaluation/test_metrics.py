@@ -168,3 +168,29 @@ def test_boundary_recall_counts_true_edges_within_the_tolerance():
     assert boundary_recall(shifted, truth, tolerance=1) == 0.0
     assert boundary_recall(shifted, truth, tolerance=3) == 1.0
     assert boundary_recall(shifted, np.ones_like(truth)) == 1.0
+
+
+def test_boundaries_do_not_treat_label_zero_as_background():
+    truth = stripes(2, shape=(6, 12))  # labels 1, 2: boundary pixels in columns 5 and 6
+    prediction = np.ones_like(truth)
+    prediction[:, 6:] = 2  # the same boundary
+    assert boundary_irregularity(truth - 1) == boundary_irregularity(truth)
+    # Label 0 on either side of the boundary: it is found all the same.
+    for shifted_truth, shifted_prediction in [(truth - 1, prediction), (truth, prediction - 1),
+                                              (2 - truth, prediction)]:
+        assert boundary_recall(shifted_prediction, shifted_truth, tolerance=0) == 1.0
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: boundary_recall(stripes(2), stripes(2), tolerance=True), "tolerance=True"),
+        (lambda: boundary_recall(stripes(2), stripes(2), tolerance=1.5), "tolerance=1.5"),
+        (lambda: boundary_recall(stripes(2), stripes(2), tolerance=-1), "tolerance=-1"),
+        (lambda: dfc_score(stripes(2), stripes(2), connectivity=3), "connectivity=3 must be at most"),
+        (lambda: dfc_score(stripes(2), stripes(2), connectivity=0), "connectivity=0"),
+    ],
+)
+def test_metric_options_are_checked(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()

@@ -5,63 +5,12 @@ import pytest
 
 napari = pytest.importorskip("napari")
 
-PLUGIN = "napari-dsp"
-WAIT_MS = 60_000
-
-
-@pytest.fixture
-def viewer(make_napari_viewer):
-    return make_napari_viewer()
-
-
-@pytest.fixture
-def notifications():
-    """Function returning the (severity, message) of napari notifications sent since the test began."""
-    from napari.utils.notifications import notification_manager
-
-    start = len(notification_manager.records)
-    return lambda: [(str(n.severity), n.message) for n in notification_manager.records[start:]]
-
-
-def open_widget(viewer, name):
-    _dock, widget = viewer.window.add_plugin_dock_widget(PLUGIN, name)
-    return widget
-
-
-def click_and_wait(qtbot, widget, button=None):
-    """Click `button` (default: Run) like a user would, then wait for the worker to finish."""
-    (button or widget.run_button).native.click()
-    try:
-        qtbot.waitUntil(lambda: not widget.running, timeout=WAIT_MS)
-    finally:
-        if widget.running:
-            widget.cancel_button.native.click()
-            qtbot.waitUntil(lambda: not widget.running, timeout=WAIT_MS)
-    assert widget.run_button.enabled and not widget.cancel_button.enabled
-
-
-def blobs(shape=(36, 40)):
-    """A float image with a bright square on a dark background, and its (M, N) truth mask."""
-    truth = np.zeros(shape, bool)
-    truth[8:24, 10:30] = True
-    rng = np.random.default_rng(0)
-    return (truth * 0.8 + 0.1 + rng.normal(0, 0.03, shape)).astype(np.float32), truth
-
-
-def three_regions(shape=(30, 45)):
-    image = np.zeros(shape, np.float32)
-    image[:, 15:30] = 0.5
-    image[:, 30:] = 1.0
-    return image
+from widget_helpers import (  # noqa: E402 (after the importorskip)
+    PLUGIN, WAIT_MS, blobs, click_and_wait, open_widget, small_backprop, small_prior, three_regions,
+)
 
 
 # --- Deep Segmentation Prior ---------------------------------------------------------------------
-
-def small_prior(widget, iterations=3, restarts=2):
-    widget.iterations.value = iterations
-    widget.restarts.value = restarts
-    widget.device.value = "cpu"
-
 
 def test_prior_widget_adds_prior_like_the_image(viewer, qtbot):
     image = (np.clip(blobs()[0], 0, 1) * 1000).astype(np.uint16)
@@ -80,7 +29,7 @@ def test_prior_widget_adds_prior_like_the_image(viewer, qtbot):
     np.testing.assert_array_equal(prior.translate, (1, 1))
     np.testing.assert_array_equal(prior.contrast_limits, (50, 900))
     assert prior.metadata["napari_dsp"]["parameters"]["restarts"] == 2
-    assert widget.progress.max == 6 and widget.progress.value == 6 and len(seen) >= 3
+    assert widget.progress.max == 6 and widget.progress.value == 6 and seen  # throttled: a few updates
     assert widget.image.value.name == "blob"  # a prior is not offered as an image to fit a prior on
 
 
@@ -308,14 +257,6 @@ def test_missing_gpu_is_disabled_and_a_notification(viewer, qtbot, notifications
 
 
 # --- Backprop -------------------------------------------------------------------------------------
-
-def small_backprop(widget, iterations=4):
-    widget.n_segments.value = 40
-    widget.max_iterations.value = iterations
-    widget.warmup.value = 1
-    widget.n_features.value = 16
-    widget.device.value = "cpu"
-
 
 def test_backprop_widget_with_guide_and_tooltips(viewer, qtbot, notifications):
     image = three_regions()

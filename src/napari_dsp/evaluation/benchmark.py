@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._image import check_seed
+from .._image import check_seed, is_int
 from ..recipes import LOW_PASS_KEEP, PAPER, get_preset
 from . import metrics
 from .datasets import Dataset, SampleError
@@ -167,13 +167,15 @@ def plan_jobs(
             f"method {misplaced[0]!r} gives a multi-class segmentation, which the {task} task cannot score; "
             f"choose from {', '.join(allowed)}"
         )
+    n_clusters = list(n_clusters)
+    if task == "multiclass" and (not n_clusters or not all(is_int(k) and k >= 1 for k in n_clusters)):
+        raise ValueError(f"n_clusters={n_clusters} must be one or more positive integers (numbers of classes)")
     n_clusters = [int(k) for k in n_clusters]
-    if task == "multiclass" and (not n_clusters or min(n_clusters) < 1):
-        raise ValueError(f"n_clusters={n_clusters} must be one or more positive numbers of classes")
     recipe = get_preset(preset)
     prior_recipe = recipe.foreground_prior if task == "foreground" else recipe.multiclass_prior
     prior_settings = _merge("prior", prior, {**asdict(prior_recipe), "seed": seed})
-    backprop_settings = _merge("backprop", backprop, {name: getattr(PAPER.backprop, name) for name in _BACKPROP_OPTIONS})
+    backprop_settings = _merge("backprop", backprop,
+                               {name: getattr(PAPER.backprop, name) for name in _BACKPROP_OPTIONS})
     # No defaults here: unset KMeans options stay out of the settings (and the resume keys).
     kmeans_settings = _merge("kmeans", kmeans, {}, allowed=("max_samples", "n_init"))
 
@@ -251,7 +253,7 @@ def _prior_key(settings):
 
 
 def _cached_prior(cache_dir, sample, image_sha, settings, device):
-    """The prior of `sample` (whose file hashes to `image_sha`) under `settings`, cached or computed now; and its seconds."""
+    """The prior of `sample` (file hash `image_sha`) under `settings`, cached or computed now; and its seconds."""
     path = cache_dir / f"{sample.name}-{image_sha}.npz"
     if path.is_file():
         with np.load(path) as stored:

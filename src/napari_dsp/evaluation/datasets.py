@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .._image import is_int
+
 __all__ = ["DATASETS", "Dataset", "Sample", "SampleError", "load_dataset"]
 
 DATASETS = ("bsds500", "ecssd")
@@ -138,11 +140,12 @@ class Dataset:
             image = np.asarray(iio.imread(path))
         except _read_errors() as error:
             raise SampleError(f"{path.name}: cannot read it as an image ({_first_line(error)})") from error
-        if image.ndim == 3 and image.shape[-1] in (1, 2, 3, 4):
-            image = image[..., :3] if image.shape[-1] >= 3 else image[..., :1]
-        if image.ndim == 2 or (image.ndim == 3 and image.shape[-1] == 1):
-            image = np.repeat(image.reshape(image.shape[:2] + (1,)), 3, axis=-1)
-        if image.ndim != 3 or min(image.shape[:2]) == 0:
+        if image.ndim == 3 and image.shape[-1] in (1, 2, 3, 4) and 0 not in image.shape:
+            # Alpha is dropped; grey (with or without alpha) becomes three equal channels.
+            image = image[..., :3] if image.shape[-1] >= 3 else np.repeat(image[..., :1], 3, axis=-1)
+        elif image.ndim == 2 and 0 not in image.shape:
+            image = np.repeat(image[..., np.newaxis], 3, axis=-1)
+        else:
             raise SampleError(f"{path.name}: expected a 2-D grey or RGB(A) image, got an array of shape {image.shape}")
         truth_path = self.truth_path(index)
         try:
@@ -219,10 +222,10 @@ def load_dataset(name: str, root, *, split: str = "val", offset=0, limit=None) -
     """
     if name not in DATASETS:
         raise ValueError(f"dataset={name!r} is not known; use one of {', '.join(DATASETS)}")
-    if limit is not None and limit < 1:
-        raise ValueError(f"limit={limit} must be a positive number of images, or None for all")
-    if offset < 0:
-        raise ValueError(f"offset={offset} must be 0 or a positive number of images to skip")
+    if limit is not None and not (is_int(limit) and limit >= 1):
+        raise ValueError(f"limit={limit!r} must be a positive integer (images), or None for all")
+    if not (is_int(offset) and offset >= 0):
+        raise ValueError(f"offset={offset!r} must be an integer >= 0 (images to skip)")
     root = Path(root)
     if not root.is_dir():
         raise ValueError(f"dataset folder {str(root)!r} does not exist; pass the folder that holds images/")

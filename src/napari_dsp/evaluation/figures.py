@@ -10,7 +10,13 @@ backend for new figures, so importing this module costs nothing.
 import numpy as np
 
 from .._image import (
-    check_channel_axis, check_int, check_number, check_seed, normalize_channel_axis, prepare_image, spatial_shape,
+    check_channel_axis,
+    check_int,
+    check_number,
+    check_seed,
+    normalize_channel_axis,
+    prepare_image,
+    spatial_shape,
 )
 from ..recipes import LOW_PASS_KEEP, PAPER
 from ..spectrum import compare_spectra
@@ -172,7 +178,9 @@ def spectrum_figure(image, prior=None, *, keep=LOW_PASS_KEEP, channel_axis=None,
     return figure
 
 
-def window_figure(image, prior, *, windows=(1, 3, 5, 7), n_clusters=PAPER.kmeans.n_clusters, channel_axis=None, seed=0, figure=None):
+def window_figure(
+    image, prior, *, windows=(1, 3, 5, 7), n_clusters=PAPER.kmeans.n_clusters, channel_axis=None, seed=0, figure=None,
+):
     """The paper's figure 6: KMeans at several window sizes, on the image and on the prior.
 
     Each row's titles give the variation of information (nats) between that

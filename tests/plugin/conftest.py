@@ -1,0 +1,17 @@
+"""Fixtures of the widget tests: a real viewer (Xvfb) and the notifications it sent."""
+
+import pytest
+
+
+@pytest.fixture
+def viewer(make_napari_viewer):
+    return make_napari_viewer()
+
+
+@pytest.fixture
+def notifications():
+    """Function returning the (severity, message) of napari notifications sent since the test began."""
+    from napari.utils.notifications import notification_manager
+
+    start = len(notification_manager.records)
+    return lambda: [(str(n.severity), n.message) for n in notification_manager.records[start:]]
