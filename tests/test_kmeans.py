@@ -136,3 +136,16 @@ def test_large_image_memory_stays_below_its_window_features():
 
     assert labels.shape == image.shape and set(np.unique(labels)) == {1, 2}
     assert peak < feature_bytes / 2, f"peak {peak / 2**20:.1f} MiB"
+
+
+@pytest.mark.parametrize("rule", ["saliency", "border"])
+def test_both_foreground_rules_find_a_central_object(rule):
+    image = np.full((40, 48, 3), 0.2, np.float32)
+    image[12:28, 14:34] = (0.9, 0.5, 0.1)
+    mask = foreground_background(image, window=3, channel_axis=-1, seed=0, rule=rule)
+    assert mask[20, 24] == 1 and mask[2, 2] == 0 and abs(int(mask.sum()) - 16 * 20) <= 8  # window-rounded corners
+
+
+def test_unknown_foreground_rule_is_named():
+    with pytest.raises(ValueError, match="rule='middle' is not one of 'saliency', 'border'"):
+        foreground_background(np.zeros((10, 10)), rule="middle")

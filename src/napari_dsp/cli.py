@@ -16,7 +16,7 @@ import numpy as np
 
 from . import __version__
 from .progress import Cancelled
-from .recipes import FAST, LOW_PASS_KEEP, PAPER, PRESETS
+from .recipes import FAST, FOREGROUND_RULES, LOW_PASS_KEEP, METHODS, PAPER, PRESETS
 from .samples import SAMPLES, load_sample
 
 __all__ = ["main"]
@@ -100,10 +100,16 @@ def _add_segment(subparsers):
 def _add_segment_options(parser):
     """The options of `segment` that ``segment`` and ``batch`` share; `_segment_options` reads them back."""
     parser.add_argument(
-        "--method", choices=("kmeans", "foreground", "backprop"), default="kmeans",
-        help="kmeans: K classes labelled 1..K; foreground: 0 background, 1 foreground; backprop: an unknown "
-             "number of classes by a self-trained CNN guided by SLIC on the prior (default: %(default)s)",
+        "--method", choices=METHODS, default="kmeans",
+        help="kmeans: K classes labelled 1..K; foreground: the object (1) on the background (0), by saliency and "
+             "a graph cut on the prior; regions: regions merged on the prior, their number found per image; "
+             "kmeans-foreground: the paper's 2-class KMeans split (see --rule); backprop: an unknown number of "
+             "classes by a self-trained CNN guided by SLIC on the prior; doubledip: the Double-DIP baseline "
+             "(default: %(default)s)",
     )
+    parser.add_argument("--rule", choices=FOREGROUND_RULES, default=FOREGROUND_RULES[0],
+                        help="which KMeans class kmeans-foreground calls the foreground: saliency, or border (the "
+                             "class touching the image border less; the first release's rule) (default: %(default)s)")
     parser.add_argument("--n-clusters", "--k", type=int, default=PAPER.kmeans.n_clusters, dest="n_clusters",
                         help="number of classes for kmeans (default: %(default)s; --k is the old name)")
     parser.add_argument("--window", type=int, default=PAPER.kmeans.window,
@@ -147,7 +153,7 @@ def _segment_options(args):
     """Keyword arguments of `napari_dsp.pipeline.segment` from the options of `_add_segment_options`."""
     backprop = {dest: getattr(args, dest) for dest in _BACKPROP_FLAGS if getattr(args, dest) is not None}
     return dict(
-        method=args.method, preset=args.preset, n_clusters=args.n_clusters, window=args.window,
+        method=args.method, preset=args.preset, n_clusters=args.n_clusters, window=args.window, rule=args.rule,
         iterations=args.iterations, restarts=args.restarts, max_size=args.max_size,
         device=None if args.device == "auto" else args.device, seed=args.seed,
         backprop_options=backprop if args.method == "backprop" else None,
@@ -195,7 +201,7 @@ def _run_segment(args):
 
 
 def _write_outputs(folder, name, image, channel_axis, result, parameters):
-    """Write prior, labels, overlay and parameters; return the paths written."""
+    """Write prior, labels, overlay, parameters and the saliency map if any; return the paths written."""
     import imageio.v3 as iio
     import tifffile
 
@@ -208,8 +214,13 @@ def _write_outputs(folder, name, image, channel_axis, result, parameters):
     label_dtype = np.uint8 if result.labels.max() < 256 else np.uint16
     iio.imwrite(paths["labels.png"], result.labels.astype(label_dtype))
     iio.imwrite(paths["overlay.png"], _overlay(image, channel_axis, result.labels))
+    written = [path for key, path in paths.items() if key != "parameters.json"]
+    if result.saliency is not None:
+        written.append(folder / f"{name}_saliency.tif")
+        tifffile.imwrite(written[-1], result.saliency)
+    # The parameters come last, so that a batch item whose parameters exist is complete.
     paths["parameters.json"].write_text(json.dumps(parameters, indent=2) + "\n")
-    return list(paths.values())
+    return written + [paths["parameters.json"]]
 
 
 def _displayable(array, dtype):

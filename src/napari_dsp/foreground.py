@@ -53,18 +53,19 @@ _D = FOREGROUND_DEFAULTS
 # Geodesic edges whose colour step is below this (Lab units) cost nothing, as in [1]:
 # smooth gradients must not add up to a barrier.
 _CLIP = 3.0
+# Weight of the background term and the constant in the smoothness weights of the optimisation [1].
 _BG_LAMBDA = 5.0
 _SMOOTH_MU = 0.1
+# Colour models of the cut: histograms of _BINS bins per channel.
 _BINS = 16
 _EPS = 1e-6
 # Saliency is averaged over SLIC at these multiples of n_segments.
 _SCALES = (1.0,)
+# Cut unary = clip(colour log-ratio, +-_COLOUR_CLIP) + _PRIOR_GAIN * saliency log-odds
+# - _BAND_PENALTY on the border band.
 _PRIOR_GAIN = 1.0
 _BAND_PENALTY = 2.0
 _COLOUR_CLIP = 8.0
-# Guided-filter refinement: radius as a fraction of the smaller side (0 = off), regulariser.
-_GUIDED_RADIUS = 0.0
-_GUIDED_EPS = 1e-3
 
 
 @dataclass(frozen=True)
@@ -269,23 +270,8 @@ def _graph_cut(lab, saliency, threshold, smoothness, iterations):
     return mask.reshape(height, width)
 
 
-def _guided_filter(guide, source, radius, eps):
-    """He et al.'s guided filter with a grey guide; box means by `ndimage.uniform_filter`."""
-    size = 2 * radius + 1
-    mean_i = ndimage.uniform_filter(guide, size, mode="reflect")
-    mean_p = ndimage.uniform_filter(source, size, mode="reflect")
-    cov = ndimage.uniform_filter(guide * source, size, mode="reflect") - mean_i * mean_p
-    var = ndimage.uniform_filter(guide * guide, size, mode="reflect") - mean_i ** 2
-    a = cov / (var + eps)
-    b = mean_p - a * mean_i
-    return ndimage.uniform_filter(a, size, mode="reflect") * guide + ndimage.uniform_filter(b, size, mode="reflect")
-
-
-def _refine(mask, lab=None):
-    """Snap the mask to edges (guided filter), fill holes, drop specks under 1% of the largest object."""
-    if lab is not None and _GUIDED_RADIUS:
-        radius = max(1, round(_GUIDED_RADIUS * min(mask.shape)))
-        mask = _guided_filter(lab[..., 0].astype(np.float64) / 100, mask.astype(np.float64), radius, _GUIDED_EPS) > 0.5
+def _refine(mask):
+    """Fill holes and drop specks smaller than 1% of the largest object."""
     mask = ndimage.binary_fill_holes(mask)
     components, n = ndimage.label(mask)
     if n > 1:
@@ -457,7 +443,7 @@ def foreground_segmentation(
     else:
         mask = saliency > threshold
     if refine:
-        mask = _refine(mask, lab)
+        mask = _refine(mask)
     return ForegroundResult(mask.astype(np.uint8), saliency, threshold)
 
 

@@ -14,7 +14,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.cluster import KMeans
 
 from ._image import check_seed, is_int, prepare_image
-from .recipes import PAPER
+from .recipes import FOREGROUND_RULES, PAPER
 
 _PAPER = PAPER.kmeans
 
@@ -163,14 +163,13 @@ def foreground_background(
     seed=None,
     max_samples: int = _PAPER.max_samples,
     n_init: int = _PAPER.n_init,
+    rule: str = FOREGROUND_RULES[0],
 ) -> np.ndarray:
     """Split an image into foreground and background with 2-class KMeans.
 
-    The clustering is `kmeans_segmentation` with ``n_clusters=2``. Of the
-    two classes, the **foreground** is the one that covers the smaller
-    share of the image's outermost rows and columns: a photographed object
-    usually sits inside the frame while the background surrounds it. On a
-    tie the class with fewer pixels is the foreground.
+    The clustering is `kmeans_segmentation` with ``n_clusters=2``; `rule`
+    decides which of the two classes is the **foreground**, which the
+    paper leaves open.
 
     Parameters
     ----------
@@ -185,6 +184,13 @@ def foreground_background(
         Seed of the pixel subsample and the KMeans initialisation.
     max_samples, n_init : int, optional
         As in `kmeans_segmentation`.
+    rule : {"saliency", "border"}, optional
+        ``"saliency"``: the class with the higher mean boundary-connectivity
+        saliency (`napari_dsp.foreground.saliency_map` of `image`), which
+        scored better on ECSSD (docs/results.md). ``"border"``: the class
+        that covers the smaller share of the image's outermost rows and
+        columns, as a photographed object usually sits inside the frame (on
+        a tie, the class with fewer pixels).
 
     Returns
     -------
@@ -210,10 +216,18 @@ def foreground_background(
     >>> int(mask[10, 10]), int(mask[0, 0])
     (1, 0)
     """
+    if rule not in FOREGROUND_RULES:
+        raise ValueError(f"rule={rule!r} is not one of {', '.join(map(repr, FOREGROUND_RULES))}")
     labels = kmeans_segmentation(
         image, 2, window=window, channel_axis=channel_axis, seed=seed,
         max_samples=max_samples, n_init=n_init,
     )
+    if np.unique(labels).size < 2:
+        return np.zeros_like(labels)
+    if rule == "saliency":
+        from .foreground import saliency_map, saliency_rule
+
+        return (labels == saliency_rule(labels, saliency_map(image, channel_axis=channel_axis))).astype(np.int32)
     border = np.concatenate([labels[0], labels[-1], labels[1:-1, 0], labels[1:-1, -1]])
     border_share = np.bincount(border, minlength=3)[1:] / border.size
     size = np.bincount(labels.ravel(), minlength=3)[1:]

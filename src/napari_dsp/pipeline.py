@@ -11,26 +11,25 @@ from ._image import normalize_channel_axis, spatial_shape
 from .backprop import BackpropOptions, backprop_segmentation, check_backprop_options
 from .kmeans import check_parameters, foreground_background, kmeans_segmentation
 from .prior import deep_segmentation_prior
-from .recipes import PAPER, PriorRecipe, Recipe, get_preset
+from .recipes import FOREGROUND_RULES, METHODS, PAPER, PriorRecipe, Recipe, get_preset
 
 __all__ = ["METHODS", "Segmentation", "prior_recipe", "segment"]
 
-METHODS = ("kmeans", "foreground", "backprop")
-"""Segmenters `segment` can run on the prior."""
+_MULTICLASS = ("regions", "backprop")
 
 # Options of backprop_segmentation that the pipeline sets itself.
 _BACKPROP_OWN = ("image", "guide", "channel_axis", "device", "seed", "callback")
 
 
 def prior_recipe(method: str, recipe: Recipe = PAPER) -> PriorRecipe:
-    """The prior settings `segment` uses for `method`: multi-class for backprop, else foreground.
+    """The prior settings `segment` uses for `method`: multi-class for regions and backprop, else foreground.
 
     Examples
     --------
     >>> prior_recipe("backprop").iterations, prior_recipe("kmeans").iterations
     (100, 50)
     """
-    return recipe.multiclass_prior if method == "backprop" else recipe.foreground_prior
+    return recipe.multiclass_prior if method in _MULTICLASS else recipe.foreground_prior
 
 
 @dataclass(frozen=True, eq=False)  # arrays have no single truth value to compare by
@@ -43,16 +42,21 @@ class Segmentation:
         The Deep Segmentation Prior, in the input image's shape and
         intensity scale.
     labels : (M, N) ndarray of int32
-        The segmentation: 1..k for ``"kmeans"``, 0 (background) and 1
-        (foreground) for ``"foreground"``.
+        The segmentation: 1..k for ``"kmeans"``, ``"regions"`` and
+        ``"backprop"``; 0 (background) and 1 (foreground) for
+        ``"foreground"``, ``"kmeans-foreground"`` and ``"doubledip"``.
     parameters : dict
         Every option that produced the result, with defaults filled in and
         the device resolved (JSON-serialisable).
+    saliency : (M, N) ndarray of float32 or None
+        The saliency map in [0, 1] behind ``"foreground"`` and
+        ``"doubledip"``; None for the other methods.
     """
 
     prior: np.ndarray
     labels: np.ndarray
     parameters: dict
+    saliency: Optional[np.ndarray] = None
 
 
 def segment(
@@ -62,6 +66,7 @@ def segment(
     preset: str = "paper",
     n_clusters: int = PAPER.kmeans.n_clusters,
     window: int = PAPER.kmeans.window,
+    rule: str = FOREGROUND_RULES[0],
     iterations: Optional[int] = None,
     restarts: Optional[int] = None,
     max_size: Optional[int] = None,
@@ -77,13 +82,21 @@ def segment(
     ----------
     image : (M, N[, C]) array_like
         The image; any integer or float dtype.
-    method : {"kmeans", "foreground", "backprop"}, optional
+    method : {"kmeans", "foreground", "regions", "kmeans-foreground", "backprop", "doubledip"}, optional
         ``"kmeans"``: `n_clusters` classes by window KMeans on the prior
-        (`kmeans_segmentation`). ``"foreground"``: foreground/background
-        split of the prior (`foreground_background`). ``"backprop"``: an
-        unknown number of classes by self-training a CNN with SLIC
-        superpixels computed on the prior (`backprop_segmentation`, the
-        paper's section 5; prior 100 iterations, 10 restarts by default).
+        (`kmeans_segmentation`). ``"foreground"``: the object-level
+        foreground of the prior (`napari_dsp.foreground.foreground_segmentation`:
+        boundary-connectivity saliency and a graph cut), the best measured
+        foreground. ``"regions"``: regions merged on a superpixel graph of
+        the prior, their number chosen per image
+        (`napari_dsp.regions.region_segmentation`). ``"kmeans-foreground"``:
+        the paper's 2-class KMeans split of the prior
+        (`foreground_background`, with `rule`). ``"backprop"``: an unknown
+        number of classes by self-training a CNN with SLIC superpixels
+        computed on the prior (`backprop_segmentation`, the paper's section
+        5; prior 100 iterations, 10 restarts by default). ``"doubledip"``:
+        the Double-DIP baseline on the image, hinted by the prior's
+        saliency (`napari_dsp.doubledip.double_dip_segmentation`).
     preset : {"paper", "fast"}, optional
         The settings of the prior and of backprop that are not given
         (`napari_dsp.recipes`): ``"paper"`` reproduces the paper, ``"fast"``
@@ -92,6 +105,9 @@ def segment(
         Number of classes for ``"kmeans"``; ignored by ``"foreground"``.
     window : int, optional
         Odd side of the pixel window the KMeans features are taken from.
+    rule : {"saliency", "border"}, optional
+        How ``"kmeans-foreground"`` names the foreground class
+        (`foreground_background`); ``"border"`` is the first round's rule.
     iterations, restarts : int or None, optional
         Training iterations per network and number of networks whose
         median is the prior. None takes the preset's: for ``"paper"`` 50
@@ -153,8 +169,10 @@ def segment(
             raise ValueError(f"backprop_options may not set {', '.join(reserved)}: segment passes them itself")
         backprop_options = {**asdict(get_preset(preset).backprop), **backprop_options}
         check_backprop_options(array.shape, channel_axis=channel_axis, guide_shape=array.shape, **backprop_options)
-    else:
+    elif method in ("kmeans", "kmeans-foreground"):
         check_parameters(spatial_shape(array.shape, channel_axis), n_clusters if method == "kmeans" else 2, window)
+        if rule not in FOREGROUND_RULES:
+            raise ValueError(f"rule={rule!r} is not one of {', '.join(map(repr, FOREGROUND_RULES))}")
     recipe = prior_recipe(method, get_preset(preset))
     iterations = recipe.iterations if iterations is None else iterations
     restarts = recipe.restarts if restarts is None else restarts
@@ -172,22 +190,36 @@ def segment(
         "iterations": iterations,
         "restarts": restarts,
         "max_size": max_size,
-        "window": window,
         "channel_axis": channel_axis,
         "device": device,
         "seed": seed,
     }
+    saliency = None
     if method == "backprop":
-        del parameters["window"]
         labels = backprop_segmentation(array, guide=prior, channel_axis=channel_axis, device=device, seed=seed,
                                        callback=callback, **backprop_options)
         parameters["backprop"] = _backprop_parameters(backprop_options)
-    elif method == "foreground":
-        labels = foreground_background(prior, window=window, channel_axis=channel_axis, seed=seed)
-    else:
+    elif method == "kmeans":
         labels = kmeans_segmentation(prior, n_clusters, window=window, channel_axis=channel_axis, seed=seed)
-        parameters["n_clusters"] = n_clusters
-    return Segmentation(prior, labels, parameters)
+        parameters.update(window=window, n_clusters=n_clusters)
+    elif method == "kmeans-foreground":
+        labels = foreground_background(prior, window=window, channel_axis=channel_axis, seed=seed, rule=rule)
+        parameters.update(window=window, rule=rule)
+    elif method == "regions":
+        from .regions import region_segmentation
+
+        labels = region_segmentation(prior, channel_axis=channel_axis, seed=seed)
+    else:
+        from .foreground import foreground_segmentation
+
+        found = foreground_segmentation(prior, channel_axis=channel_axis, seed=seed)
+        labels, saliency = found.mask.astype(np.int32), found.saliency.astype(np.float32)
+        if method == "doubledip":
+            from .doubledip import double_dip_segmentation
+
+            labels = double_dip_segmentation(array, hint=saliency, channel_axis=channel_axis, device=device,
+                                             seed=seed, callback=callback).mask
+    return Segmentation(prior, labels, parameters, saliency)
 
 
 def _backprop_parameters(options):

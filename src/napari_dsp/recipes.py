@@ -16,9 +16,16 @@ Examples
 from dataclasses import dataclass, field
 
 __all__ = [
-    "DOUBLE_DIP", "DOUBLE_DIP_REFERENCE", "FAST", "LOW_PASS_KEEP", "PAPER", "PRESETS", "BackpropRecipe",
+    "FOREGROUND_RULES", "METHODS", "DOUBLE_DIP", "DOUBLE_DIP_REFERENCE", "FAST", "LOW_PASS_KEEP", "PAPER", "PRESETS", "BackpropRecipe",
     "DoubleDIPRecipe", "KMeansRecipe", "PriorRecipe", "Recipe", "get_preset",
 ]
+
+
+METHODS = ("kmeans", "foreground", "regions", "kmeans-foreground", "backprop", "doubledip")
+"""Segmenters of `napari_dsp.pipeline.segment` (see there)."""
+
+FOREGROUND_RULES = ("saliency", "border")
+"""How `napari_dsp.kmeans.foreground_background` names the foreground class; the first is the default."""
 
 
 @dataclass(frozen=True)

@@ -63,11 +63,22 @@ def test_plan_expands_kmeans_per_k_and_rejects_misfits():
     methods = [job.method for job in plan_jobs("multiclass", n_clusters=(2, 4), prior=TINY_PRIOR)]
     assert methods == [
         "blank", "kmeans-raw-k2", "kmeans-raw-k4", "kmeans-lowpass-k2", "kmeans-lowpass-k4",
-        "kmeans-prior-k2", "kmeans-prior-k4", "backprop-raw", "backprop-prior", "backprop-prior-wc",
+        "kmeans-prior-k2", "kmeans-prior-k4", "regions-raw", "regions-prior", "backprop-raw", "backprop-prior",
+        "backprop-prior-wc",
     ]
-    assert [job.method for job in plan_jobs("foreground")] == ["blank", "kmeans-raw", "kmeans-lowpass", "kmeans-prior"]
-    with pytest.raises(ValueError, match="cannot score"):
+    foreground = {job.method: job for job in plan_jobs("foreground")}
+    assert list(foreground) == [
+        "blank", "kmeans-raw", "kmeans-lowpass", "kmeans-prior", "kmeans-raw-saliency", "kmeans-prior-saliency",
+        "foreground-raw", "foreground-prior",
+    ]  # Double-DIP only when named
+    assert foreground["kmeans-prior"].settings["rule"] == "border"
+    assert foreground["kmeans-prior-saliency"].settings["rule"] == "saliency"
+    assert "prior" in foreground["foreground-prior"].settings and "prior" not in foreground["foreground-raw"].settings
+    assert [job.method for job in plan_jobs("foreground", methods=["doubledip"])] == ["doubledip"]
+    with pytest.raises(ValueError, match="does not apply to the foreground task"):
         plan_jobs("foreground", methods=["backprop-prior"])
+    with pytest.raises(ValueError, match="does not apply to the multiclass task"):
+        plan_jobs("multiclass", methods=["foreground-prior"])
     with pytest.raises(ValueError, match="unknown method"):
         plan_jobs("foreground", methods=["kmeans"])
     with pytest.raises(ValueError, match="unknown prior option"):
@@ -124,7 +135,8 @@ def test_foreground_benchmark_scores_resumes_and_shares_the_prior(ecssd, tmp_pat
     assert sorted(r["key"] for r in again) == sorted(r["key"] for r in records)
 
     rows = summarize(again)
-    assert [row["method"] for row in rows] == ["blank", "kmeans-raw", "kmeans-lowpass", "kmeans-prior"]
+    assert [row["method"] for row in rows] == [job.method for job in jobs]
+    assert min(r["metrics"]["iou"] for r in by_method["foreground-raw"]) > 0.9
     assert summarize(again + again[:1]) == rows  # a record written twice counts once
     prior_row = rows[-1]
     assert prior_row["seconds"] >= prior_row["prior_seconds"] > 0

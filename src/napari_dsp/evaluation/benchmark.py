@@ -18,14 +18,22 @@ Methods (``--methods`` families):
 ``kmeans-raw``            window KMeans on the image itself
 ``kmeans-lowpass``        window KMeans on a low-pass-filtered image (`spectrum.low_pass`)
 ``kmeans-prior``          window KMeans on the Deep Segmentation Prior
+``kmeans-*-saliency``     foreground task: the same, the foreground class named by saliency
+``foreground-raw``        object-level foreground (`foreground.foreground_segmentation`) of the image
+``foreground-prior``      the same on the prior
+``doubledip``             Double-DIP hinted by the image's saliency (opt-in: thousands of steps)
+``regions-raw``           regions merged on a superpixel graph (`regions.region_segmentation`)
+``regions-prior``         the same on the prior
 ``backprop-raw``          Kanezaki 2018: SLIC on the image, constant learning rate
 ``backprop-prior``        the same with SLIC on the prior (DSP paper, section 5)
 ``backprop-prior-wc``     the prior plus warm-up and cosine restarts (paper 5.2)
 ========================  ==============================================================
 
-On ECSSD (foreground task) the KMeans methods are `foreground_background`;
+On ECSSD (foreground task) the KMeans methods are `foreground_background`
+(``kmeans-raw`` and ``kmeans-prior`` with the first round's border rule);
 on BSDS500 (multi-class) each KMeans family runs for every k in `n_clusters`
-(rows ``kmeans-prior-k3`` etc.) and the backprop methods are available.
+(rows ``kmeans-prior-k3`` etc.) and the region and backprop methods are
+available.
 """
 
 import hashlib
@@ -37,7 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from .._image import check_seed, is_int
-from ..recipes import LOW_PASS_KEEP, PAPER, get_preset
+from ..recipes import DOUBLE_DIP, LOW_PASS_KEEP, PAPER, get_preset
 from . import metrics
 from .datasets import Dataset, SampleError
 
@@ -52,10 +60,16 @@ __all__ = [
     "summarize",
 ]
 
-FAMILIES = (
-    "blank", "kmeans-raw", "kmeans-lowpass", "kmeans-prior", "backprop-raw", "backprop-prior", "backprop-prior-wc",
+_FOREGROUND_FAMILIES = (
+    "blank", "kmeans-raw", "kmeans-lowpass", "kmeans-prior", "kmeans-raw-saliency", "kmeans-prior-saliency",
+    "foreground-raw", "foreground-prior", "doubledip",
 )
-_FOREGROUND_FAMILIES = FAMILIES[:4]
+_MULTICLASS_FAMILIES = (
+    "blank", "kmeans-raw", "kmeans-lowpass", "kmeans-prior", "regions-raw", "regions-prior",
+    "backprop-raw", "backprop-prior", "backprop-prior-wc",
+)
+FAMILIES = tuple(dict.fromkeys(_FOREGROUND_FAMILIES + _MULTICLASS_FAMILIES))
+_OPT_IN = ("doubledip",)  # run only when named
 
 _TASKS = ("foreground", "multiclass")
 _BACKPROP_OPTIONS = ("scale", "max_iterations", "warmup", "n_segments", "compactness", "min_labels", "precision")
@@ -156,16 +170,15 @@ def plan_jobs(
     if task not in _TASKS:
         raise ValueError(f"task={task!r} is not one of {', '.join(_TASKS)}; use Dataset.task")
     seed = check_seed(seed)
-    allowed = _FOREGROUND_FAMILIES if task == "foreground" else FAMILIES
-    methods = list(allowed if methods is None else methods)
+    allowed = _FOREGROUND_FAMILIES if task == "foreground" else _MULTICLASS_FAMILIES
+    methods = list([m for m in allowed if m not in _OPT_IN] if methods is None else methods)
     unknown = [m for m in methods if m not in FAMILIES]
     if unknown:
         raise ValueError(f"unknown method {unknown[0]!r}; choose from {', '.join(FAMILIES)}")
     misplaced = [m for m in methods if m not in allowed]
     if misplaced:
         raise ValueError(
-            f"method {misplaced[0]!r} gives a multi-class segmentation, which the {task} task cannot score; "
-            f"choose from {', '.join(allowed)}"
+            f"method {misplaced[0]!r} does not apply to the {task} task; choose from {', '.join(allowed)}"
         )
     n_clusters = list(n_clusters)
     if task == "multiclass" and (not n_clusters or not all(is_int(k) and k >= 1 for k in n_clusters)):
@@ -185,14 +198,26 @@ def plan_jobs(
             jobs.append(BenchmarkJob("blank", family, {}))
         elif family.startswith("kmeans"):
             settings = {"window": window, "seed": seed, **kmeans_settings}
-            if family == "kmeans-prior":
+            if "prior" in family:
                 settings["prior"] = prior_settings
+            if task == "foreground":
+                settings["rule"] = "saliency" if family.endswith("saliency") else "border"
             if family == "kmeans-lowpass":
                 settings["keep"] = LOW_PASS_KEEP
             if task == "foreground":
                 jobs.append(BenchmarkJob(family, family, settings))
             else:
                 jobs.extend(BenchmarkJob(f"{family}-k{k}", family, {**settings, "k": k}) for k in n_clusters)
+        elif family == "doubledip":
+            jobs.append(BenchmarkJob(family, family, {**asdict(DOUBLE_DIP), "seed": seed}))
+        elif family.startswith(("foreground", "regions")):
+            from .. import foreground, regions
+
+            defaults = foreground.FOREGROUND_DEFAULTS if family.startswith("foreground") else regions.REGION_DEFAULTS
+            settings = {**asdict(defaults), "seed": seed}
+            if family.endswith("prior"):
+                settings["prior"] = prior_settings
+            jobs.append(BenchmarkJob(family, family, settings))
         else:
             settings = {**backprop_settings, "seed": seed}
             if family == "backprop-prior-wc":
@@ -214,13 +239,28 @@ def _segment(job, image, prior, device):
         from ..kmeans import foreground_background, kmeans_segmentation
         from ..spectrum import low_pass
 
-        source = {"kmeans-raw": image, "kmeans-prior": prior}.get(job.family)
-        if source is None:
+        if job.family == "kmeans-lowpass":
             source = low_pass(image, keep=settings["keep"], channel_axis=-1)
+        else:
+            source = prior if "prior" in job.family else image
         options = {k: settings[k] for k in ("window", "seed", "max_samples", "n_init") if k in settings}
         if "k" not in settings:
-            return foreground_background(source, channel_axis=-1, **options)
+            return foreground_background(source, channel_axis=-1, rule=settings["rule"], **options)
         return kmeans_segmentation(source, settings["k"], channel_axis=-1, **options)
+    source = prior if job.family.endswith("prior") else image
+    options = {k: v for k, v in settings.items() if k != "prior"}
+    if job.family.startswith("foreground"):
+        from ..foreground import foreground_segmentation
+
+        return foreground_segmentation(source, channel_axis=-1, **options).mask
+    if job.family.startswith("regions"):
+        from ..regions import region_segmentation
+
+        return region_segmentation(source, channel_axis=-1, **options)
+    if job.family == "doubledip":
+        from ..doubledip import double_dip_segmentation
+
+        return double_dip_segmentation(image, channel_axis=-1, device=device, **options).mask
     from ..backprop import backprop_segmentation
 
     options = {k: settings[k] for k in _BACKPROP_OPTIONS}
@@ -484,6 +524,12 @@ def _describe(settings):
         )
         if settings["cosine_annealing"]:
             parts.append(f"warm-up {settings['warmup']} + cosine")
+    if "rule" in settings:
+        parts.append(f"{settings['rule']} rule")
+    if "max_iterations" not in settings and "window" not in settings:
+        # The object-level foreground, regions and Double-DIP: every option, as set.
+        parts += [f"{key} {value:g}" if isinstance(value, float) else f"{key} {value}"
+                  for key, value in settings.items() if key not in ("seed", "prior")]
     if "prior" in settings:
         prior = settings["prior"]
         size = f" at {prior['max_size']} px" if prior.get("max_size") else ""
