@@ -12,7 +12,15 @@ memory are per configuration):
     shifted copies; scikit-learn KMeans with 10 initialisations on all pixels.
 ``package``
     ``napari_dsp.prior.deep_segmentation_prior`` then
-    ``napari_dsp.kmeans.kmeans_segmentation``, with their defaults.
+    ``napari_dsp.kmeans.kmeans_segmentation``, with their defaults (the
+    ``paper`` preset).
+``package-idle-core``
+    The same with the leftover restarts kept at one thread each, as the first
+    release ran them: the before of "no idle core".
+``fast``
+    The ``fast`` preset of the prior, then the same KMeans. Its agreement with
+    ``package`` is the fast preset's validation: it should be at least the
+    paper preset's own seed-to-seed agreement.
 
 The package runs with two seeds so that its agreement with the plain run can be
 read against the seed-to-seed agreement of the method itself. Agreement is the
@@ -23,7 +31,7 @@ where the reference pads with zeros, which moves border pixels).
 
 Usage (from the repository root)::
 
-    .venv/bin/python benchmarks/recipe.py --sizes 256 512 [1024]
+    .venv/bin/python benchmarks/recipe.py --sizes 256 512 [1024] [--configs plain package package-idle-core fast]
 """
 
 import argparse
@@ -38,6 +46,7 @@ import time
 import numpy as np
 
 ITERATIONS, RESTARTS, WINDOW, CLUSTERS = 50, 11, 7, 2
+CONFIGS = ("plain", "package", "package-idle-core", "fast")
 
 
 def sample_image(size):
@@ -139,16 +148,22 @@ def run_config(config, size, seed, out_path):
         labels = plain_kmeans(prior, seed)
         device = "cpu"
     else:
+        from napari_dsp import prior as prior_module
         from napari_dsp import resolve_device
         from napari_dsp.kmeans import kmeans_segmentation
         from napari_dsp.prior import deep_segmentation_prior
 
+        if config == "package-idle-core":
+            prior_module._SHARED_CORES_MIN_PIXELS = float("inf")
         device = str(resolve_device(None))
         deep_segmentation_prior(image[:32, :32], channel_axis=-1, iterations=2, restarts=2, seed=seed)
         start, cpu_start = time.perf_counter(), cpu_seconds()
-        prior = deep_segmentation_prior(
-            image, channel_axis=-1, iterations=ITERATIONS, restarts=RESTARTS, seed=seed
-        )
+        if config == "fast":
+            prior = deep_segmentation_prior(image, channel_axis=-1, preset="fast", seed=seed)
+        else:
+            prior = deep_segmentation_prior(
+                image, channel_axis=-1, iterations=ITERATIONS, restarts=RESTARTS, seed=seed
+            )
         middle = time.perf_counter()
         labels = kmeans_segmentation(prior, CLUSTERS, window=WINDOW, channel_axis=-1, seed=seed)
     end, cpu = time.perf_counter(), cpu_seconds() - cpu_start
@@ -199,7 +214,9 @@ def main(argv=None):
     parser.add_argument("--omp-passive", action="store_true",
                         help="run both configurations with OMP_WAIT_POLICY=PASSIVE: on a machine busy with "
                              "other work, OpenMP threads spinning at barriers make multi-threaded torch much slower")
-    parser.add_argument("--worker", choices=["plain", "package"], help=argparse.SUPPRESS)
+    parser.add_argument("--configs", nargs="+", choices=CONFIGS, default=["plain", "package"],
+                        help="what to run at each size (default: plain package)")
+    parser.add_argument("--worker", choices=CONFIGS, help=argparse.SUPPRESS)
     parser.add_argument("--labels", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -218,31 +235,36 @@ def main(argv=None):
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     with tempfile.TemporaryDirectory() as workdir:
         for size in args.sizes:
-            plain = None
-            if args.skip_plain_above is None or size <= args.skip_plain_above:
+            plain = reference = None
+            if "plain" in args.configs and (args.skip_plain_above is None or size <= args.skip_plain_above):
                 plain = spawn("plain", size, args.seed, workdir, env)
                 print(f"| {size} | plain | cpu | {plain['prior_s']:.1f} | {plain['kmeans_s']:.1f} | "
                       f"{plain['total_s']:.1f} | 1.00 | {plain['cpu_s']:.1f} | {plain['peak_mb']:.0f} | | | |",
                       flush=True)
-            package = spawn("package", size, args.seed, workdir, env)
-            other = spawn("package", size, args.seed + 1, workdir, env)
-            speedup = f"{plain['total_s'] / package['total_s']:.2f}" if plain else ""
-            versus_plain = same_kmeans = ""
-            if plain:
-                from napari_dsp.kmeans import kmeans_segmentation
+            for config in (c for c in args.configs if c != "plain"):
+                package = spawn(config, size, args.seed, workdir, env)
+                other = spawn(config, size, args.seed + 1, workdir, env)
+                if config == "package":
+                    reference = package
+                speedup = f"{plain['total_s'] / package['total_s']:.2f}" if plain else ""
+                versus_plain = same_kmeans = ""
+                if plain:
+                    from napari_dsp.kmeans import kmeans_segmentation
 
-                versus_plain = f"{agreement(package['labels'], plain['labels']):.2%}"
-                relabelled = kmeans_segmentation(
-                    plain["prior"], CLUSTERS, window=WINDOW, channel_axis=-1, seed=args.seed
-                )
-                same_kmeans = f"{agreement(package['labels'], relabelled):.2%}"
-            peak = f"{package['peak_mb']:.0f}"
-            if "gpu_peak_mb" in package:
-                peak += f" (GPU {package['gpu_peak_mb']:.0f})"
-            print(f"| {size} | package | {package['device']} | {package['prior_s']:.1f} | "
-                  f"{package['kmeans_s']:.1f} | {package['total_s']:.2f} | {speedup} | {package['cpu_s']:.1f} | "
-                  f"{peak} | {versus_plain} | {same_kmeans} | {agreement(package['labels'], other['labels']):.2%} |",
-                  flush=True)
+                    versus_plain = f"{agreement(package['labels'], plain['labels']):.2%}"
+                    relabelled = kmeans_segmentation(
+                        plain["prior"], CLUSTERS, window=WINDOW, channel_axis=-1, seed=args.seed
+                    )
+                    same_kmeans = f"{agreement(package['labels'], relabelled):.2%}"
+                if config == "fast" and reference is not None:
+                    same_kmeans = f"{agreement(package['labels'], reference['labels']):.2%} with package"
+                peak = f"{package['peak_mb']:.0f}"
+                if "gpu_peak_mb" in package:
+                    peak += f" (GPU {package['gpu_peak_mb']:.0f})"
+                print(f"| {size} | {config} | {package['device']} | {package['prior_s']:.1f} | "
+                      f"{package['kmeans_s']:.1f} | {package['total_s']:.2f} | {speedup} | {package['cpu_s']:.1f} | "
+                      f"{peak} | {versus_plain} | {same_kmeans} | "
+                      f"{agreement(package['labels'], other['labels']):.2%} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -27,9 +27,9 @@ from typing import Optional
 
 import numpy as np
 
-from ._image import check_int
+from ._image import check_int, check_seed
 from .cli import InputError, _write_outputs, read_image
-from .recipes import PAPER, get_preset
+from .recipes import FOREGROUND_RULES, PAPER, get_preset
 
 __all__ = ["BatchItem", "BatchResult", "IMAGE_SUFFIXES", "RETRIES", "find_images", "load_settings", "segment_files"]
 
@@ -207,8 +207,8 @@ def load_settings(path) -> dict:
         raise ValueError(f"config {path}: not JSON ({error})") from None
     if not isinstance(values, dict):
         raise ValueError(f"config {path}: expected a JSON object of settings, got {type(values).__name__}")
-    allowed = ("method", "preset", "n_clusters", "window", "iterations", "restarts", "max_size", "seed", "device",
-               "backprop")
+    allowed = ("method", "preset", "n_clusters", "window", "rule", "iterations", "restarts", "max_size", "seed",
+               "device", "backprop")
     unknown = sorted(set(values) - set(allowed) - set(_IMAGE_KEYS))
     if unknown:
         raise ValueError(f"config {path}: unknown key {', '.join(map(repr, unknown))}; use {', '.join(allowed)}")
@@ -228,6 +228,7 @@ def segment_files(
     preset: str = PAPER.name,
     n_clusters: int = PAPER.kmeans.n_clusters,
     window: int = PAPER.kmeans.window,
+    rule: str = FOREGROUND_RULES[0],
     iterations: Optional[int] = None,
     restarts: Optional[int] = None,
     max_size: Optional[int] = None,
@@ -259,7 +260,7 @@ def segment_files(
     out : str or pathlib.Path
         Output folder, created if needed. On a cluster it must be reachable
         at the same path from the workers, and so must the inputs.
-    method, preset, n_clusters, window, iterations, restarts, max_size, device, seed, backprop_options
+    method, preset, n_clusters, window, rule, iterations, restarts, max_size, device, seed, backprop_options
         As in `napari_dsp.pipeline.segment`; every image gets the same
         `seed`. `device` is resolved on each worker (None: its best).
     scheduler : str or None, optional
@@ -301,7 +302,7 @@ def segment_files(
     """
     distributed = _import_distributed()
     options = _check_options(
-        method=method, preset=preset, n_clusters=n_clusters, window=window, iterations=iterations,
+        method=method, preset=preset, n_clusters=n_clusters, window=window, rule=rule, iterations=iterations,
         restarts=restarts, max_size=max_size, device=device, seed=seed, backprop_options=backprop_options,
     )
     if scheduler is not None and not isinstance(scheduler, str):
@@ -359,7 +360,7 @@ def _import_distributed():
     return distributed
 
 
-def _check_options(*, method, preset, n_clusters, window, iterations, restarts, max_size, device, seed,
+def _check_options(*, method, preset, n_clusters, window, rule, iterations, restarts, max_size, device, seed,
                    backprop_options):
     """The options of `segment` every task gets, checked as far as they do not depend on an image.
 
@@ -376,6 +377,8 @@ def _check_options(*, method, preset, n_clusters, window, iterations, restarts, 
     check_int("window", window)
     if window % 2 == 0:
         raise ValueError(f"window={window} must be odd (1, 3, 5, 7, ...) so that the window is centred on its pixel")
+    if rule not in FOREGROUND_RULES:
+        raise ValueError(f"rule={rule!r} is not one of {', '.join(map(repr, FOREGROUND_RULES))}")
     prior = prior_recipe(method, recipe)
     iterations = prior.iterations if iterations is None else iterations
     restarts = prior.restarts if restarts is None else restarts
@@ -383,8 +386,7 @@ def _check_options(*, method, preset, n_clusters, window, iterations, restarts, 
     check_int("iterations", iterations)
     check_int("restarts", restarts)
     check_int("max_size", max_size, low=0)
-    if seed is not None:
-        check_int("seed", seed, low=0)
+    seed = check_seed(seed)
     if device not in _DEVICES:
         raise ValueError(f"device={device!r} is not one of {', '.join(map(repr, _DEVICES))}")
     unknown = sorted(set(backprop_options or {}) - {f.name for f in fields(BackpropOptions)})
@@ -393,7 +395,8 @@ def _check_options(*, method, preset, n_clusters, window, iterations, restarts, 
     if method == "backprop":  # BackpropOptions checks the values that do not depend on the image
         backprop_options = asdict(BackpropOptions.from_preset(preset, **(backprop_options or {})))
     return {
-        "method": method, "preset": preset, "n_clusters": n_clusters, "window": window, "iterations": iterations,
+        "method": method, "preset": preset, "n_clusters": n_clusters, "window": window, "rule": rule,
+        "iterations": iterations,
         "restarts": restarts, "max_size": max_size, "device": None if device == "auto" else device, "seed": seed,
         "backprop_options": backprop_options if method == "backprop" else None,
     }

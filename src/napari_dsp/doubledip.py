@@ -18,6 +18,7 @@ full resolution; the guided filter is a few box filters
 settings.
 """
 
+import contextlib
 import math
 from dataclasses import dataclass
 from typing import Callable, Optional
@@ -269,7 +270,6 @@ def double_dip_segmentation(
     bg_hint = torch.from_numpy(background_hint)[None, None].to(device)
     mask_hint = (fg_hint - bg_hint + 1) / 2
     perturbation = generators[3]
-    total = hint_iterations + iterations
     crop = (slice(None), slice(None), slice(0, work[0]), slice(0, work[1]))
 
     def forward(std):
@@ -279,6 +279,31 @@ def double_dip_segmentation(
             outputs.append(net(noise + jitter)[crop])
         return outputs
 
+    with _one_thread_on_cpu(device):
+        return _fit(nets, noises, forward, target, fg_hint, bg_hint, mask_hint, scaled, (height, width), work,
+                    hint_iterations, iterations, learning_rate, stop_psnr, callback)
+
+
+@contextlib.contextmanager
+def _one_thread_on_cpu(device):
+    """One intra-op thread on the CPU: these small networks gain little from two, and lose tens of times over
+    when other processes load the cores (OpenMP barriers), as the prior does (`napari_dsp.prior`)."""
+    if device.type != "cpu":
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _fit(nets, noises, forward, target, fg_hint, bg_hint, mask_hint, scaled, shape, work, hint_iterations,
+         iterations, learning_rate, stop_psnr, callback):
+    """Both stages, then the guided filter at full size; see `double_dip_segmentation`."""
+    height, width = shape
+    total = hint_iterations + iterations
     parameters = [p for net in nets for p in net.parameters()]
     optimizer = torch.optim.Adam(parameters, lr=learning_rate)
     step = 0
@@ -290,7 +315,7 @@ def double_dip_segmentation(
         loss.backward()
         optimizer.step()
         step += 1
-        report(callback, Progress(step, total, float(loss), "doubledip"))
+        report(callback, Progress(step, total, loss.item(), "doubledip"))
 
     optimizer = torch.optim.Adam(parameters, lr=learning_rate)
     psnr, run = 0.0, 0
@@ -308,7 +333,7 @@ def double_dip_segmentation(
         optimizer.step()
         step, run = step + 1, run + 1
         psnr = _psnr(composite.detach(), target)
-        report(callback, Progress(step, total, float(loss), "doubledip"))
+        report(callback, Progress(step, total, loss.item(), "doubledip"))
         if psnr > stop_psnr:
             break
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage, sparse
 from scipy.sparse import csgraph
+from scipy.sparse.linalg import spsolve
 
 from ._image import check_int, prepare_image
 
@@ -60,7 +61,7 @@ _SMOOTH_MU = 0.1
 _BINS = 16
 _EPS = 1e-6
 # Saliency is averaged over SLIC at these multiples of n_segments.
-_SCALES = (1.0,)
+_SCALES = (0.5, 1.0)
 # Cut unary = clip(colour log-ratio, +-_COLOUR_CLIP) + _PRIOR_GAIN * saliency log-odds
 # - _BAND_PENALTY on the border band.
 _PRIOR_GAIN = 1.0
@@ -156,9 +157,9 @@ def _superpixel_saliency(lab, labels, color_sigma, boundary_sigma, spatial_sigma
         return np.zeros(1)
 
     # Geodesic distances over the adjacency graph, border superpixels linked to each other.
-    pairs = _adjacency(labels)
+    adjacent = _adjacency(labels)
     bi, bj = np.triu_indices(len(border), 1)
-    pairs = np.concatenate([pairs, np.stack([border[bi], border[bj]], 1)])
+    pairs = np.concatenate([adjacent, np.stack([border[bi], border[bj]], 1)])
     weight = app[pairs[:, 0], pairs[:, 1]]
     weight = np.where(weight < _CLIP, 0.0, weight) + _EPS  # explicit zeros would drop the edge
     graph = sparse.coo_matrix((weight, (pairs[:, 0], pairs[:, 1])), shape=(n, n)).tocsr()
@@ -176,13 +177,12 @@ def _superpixel_saliency(lab, labels, color_sigma, boundary_sigma, spatial_sigma
     if not optimize:
         return contrast
     # argmin sum bg*s^2 + fg*(s-1)^2 + sum_adjacent w*(s_i-s_j)^2: one sparse linear solve.
-    adjacent = _adjacency(labels)
     smooth = np.exp(-app[adjacent[:, 0], adjacent[:, 1]] ** 2 / (2 * color_sigma ** 2)) + _SMOOTH_MU
     w = sparse.coo_matrix((smooth, (adjacent[:, 0], adjacent[:, 1])), shape=(n, n))
     laplacian = csgraph.laplacian((w + w.T).tocsr())
     bg = _BG_LAMBDA * background
     system = laplacian + sparse.diags(bg + contrast)
-    saliency = sparse.linalg.spsolve(system.tocsc(), contrast)
+    saliency = spsolve(system.tocsc(), contrast)
     return np.clip(saliency, 0, 1)
 
 

@@ -150,7 +150,7 @@ FAST = Recipe(
     name="fast",
     description="for interactive use: the prior at a long side of 256 px with 3 networks",
     foreground_prior=PriorRecipe(iterations=50, restarts=3, max_size=256),
-    multiclass_prior=PriorRecipe(iterations=100, restarts=3, max_size=256),
+    multiclass_prior=PriorRecipe(iterations=50, restarts=3, max_size=256),
     backprop=BackpropRecipe(scale=0.25, n_features=32, max_iterations=200),
 )
 """Settings for interactive use, chosen from the measured curve in docs/results.md."""

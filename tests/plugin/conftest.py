@@ -15,3 +15,11 @@ def notifications():
 
     start = len(notification_manager.records)
     return lambda: [(str(n.severity), n.message) for n in notification_manager.records[start:]]
+
+
+@pytest.fixture(autouse=True)
+def fresh_settings(tmp_path):
+    """Every test starts from the widgets' defaults: remembered settings go to a folder of its own."""
+    from qtpy.QtCore import QSettings
+
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))

@@ -5,7 +5,7 @@ import pytest
 
 napari = pytest.importorskip("napari")
 
-from widget_helpers import click_and_wait, open_widget, small_prior  # noqa: E402 (after the importorskip)
+from widget_helpers import click_and_wait, open_widget, small_prior
 
 
 def fluorescence(shape=(64, 64)):
@@ -41,7 +41,7 @@ def test_channel_axis_defaults_from_axis_labels_and_gives_one_segmentation(viewe
 
 def test_channel_axis_from_the_viewer_and_channels_last(viewer, qtbot):
     image, truth = fluorescence((32, 32))
-    viewer.add_image(np.moveaxis(image, 0, -1), name="last")
+    viewer.add_image(np.moveaxis(image, 0, -1), name="last", rgb=False)
     widget = open_widget(viewer, "KMeans segmentation")
     assert widget.channel_axis.value == "none"
     widget.auto_update.value = False
@@ -57,7 +57,7 @@ def test_channel_axis_from_the_viewer_and_channels_last(viewer, qtbot):
 
 def test_time_stack_of_channels(viewer, qtbot):
     image, truth = fluorescence((32, 32))
-    movie = np.stack([image, image[:, ::-1]])  # (T, C, Y, X)
+    movie = np.stack([image, image[:, :, ::-1]])  # (T, C, Y, X)
     viewer.add_image(movie, name="movie", axis_labels=("t", "c", "y", "x"), scale=(5, 1, 0.5, 0.5))
     widget = open_widget(viewer, "KMeans segmentation")
     assert widget.channel_axis.value == 1 and not widget.all_slices.native.isHidden()

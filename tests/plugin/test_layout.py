@@ -8,7 +8,7 @@ import pytest
 
 napari = pytest.importorskip("napari")
 
-from widget_helpers import open_widget  # noqa: E402 (after the importorskip)
+from widget_helpers import open_widget
 
 DOCKS = ["Segment", "Deep Segmentation Prior", "KMeans segmentation", "Backprop segmentation", "Power spectrum"]
 
@@ -21,8 +21,8 @@ def test_all_docks_fit_the_screen_with_every_run_button_visible(viewer, qtbot, t
 
     viewer.add_image(load_sample("coffee")[::2, ::2], name="coffee")
     widgets = [open_widget(viewer, name) for name in DOCKS]
-    viewer.window.resize(1280, 1024)
     viewer.window.show()
+    viewer.window.resize(1280, 1024)  # what a window manager does on a 1280 x 1024 screen
     qtbot.wait(500)
     window = widgets[0].native.window()
     screen = window.screen().availableGeometry()

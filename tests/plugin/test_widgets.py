@@ -5,10 +5,9 @@ import pytest
 
 napari = pytest.importorskip("napari")
 
-from widget_helpers import (  # noqa: E402 (after the importorskip)
+from widget_helpers import (
     PLUGIN, WAIT_MS, blobs, click_and_wait, open_widget, small_backprop, small_prior, three_regions,
 )
-
 
 # --- Deep Segmentation Prior ---------------------------------------------------------------------
 
@@ -76,9 +75,8 @@ def test_segment_widget_backprop_method(viewer, qtbot):
     labels = viewer.layers["steps backprop"].data
     assert labels.shape == (16, 24) and labels.min() >= 1
     assert viewer.layers["steps prior"].data.shape == (16, 24)
-    assert viewer.layers["steps backprop"].metadata["napari_dsp"]["parameters"]["backprop_options"] == {
-        "max_iterations": 3
-    }
+    options = viewer.layers["steps backprop"].metadata["napari_dsp"]["parameters"]["backprop_options"]
+    assert options["max_iterations"] == 3 and options["warmup"] == widget.warmup.value
 
 
 def test_segment_all_slices_of_rgb_stack(viewer, qtbot):
@@ -288,7 +286,7 @@ def test_backprop_scribbles_and_refine_from_edits(viewer, qtbot, notifications):
     result.data[:, :15] = 41  # the user paints a correction
     result.refresh()
     click_and_wait(qtbot, widget, widget.refine_button)
-    assert viewer.layers["steps backprop"] is result
+    result = viewer.layers["steps backprop [1]"]  # the edited layer is kept (test_runs.py)
     assert np.mean(result.data[:, :15] == 41) > 0.9  # scribbles pull (weight 0.5), they do not force
     assert result.metadata["napari_dsp"]["parameters"]["scribbles"] is True
 
@@ -322,11 +320,13 @@ def test_spectrum_widget_plots_image(viewer, qtbot):
     widget = open_widget(viewer, "Power spectrum")
     assert widget.image.value == viewer.layers["blob"]
     curves = lambda: [line.get_label() for line in widget.axes.lines if not line.get_label().startswith("_")]
+    qtbot.waitUntil(lambda: not widget.computing, timeout=WAIT_MS)
     assert len(curves()) == 2 and "no prior" in widget.note.value  # image and low-pass baseline
     smooth = np.full((36, 40), 0.5, np.float32)
     viewer.add_image(smooth, name="blob prior", metadata={"napari_dsp": {"kind": "prior", "source": "blob"}})
     assert widget.image.value.name == "blob"
     widget.refresh_button.native.click()
+    qtbot.waitUntil(lambda: not widget.computing, timeout=WAIT_MS)
     assert len(curves()) == 3 and any(label.startswith("prior") for label in curves())
 
 
@@ -395,3 +395,101 @@ def test_screenshot_of_image_prior_and_labels(viewer, qtbot, tmp_path):
     assert rgb.mean() > 20 and rgb.std() > 20  # not black, not blank
     if os.environ.get("NAPARI_DSP_SCREENSHOT_DIR"):
         shutil.copy(path, os.environ["NAPARI_DSP_SCREENSHOT_DIR"])
+
+
+# --- saving -------------------------------------------------------------------------------------------
+
+def test_writer_saves_labels_and_prior_with_provenance(viewer, qtbot, tmp_path):
+    import json
+
+    import tifffile
+
+    import napari_dsp
+
+    viewer.add_image(three_regions((16, 24)), name="steps")
+    widget = open_widget(viewer, "Segment")
+    widget.iterations.value, widget.restarts.value = 3, 1
+    click_and_wait(qtbot, widget)
+    for name in ["steps kmeans", "steps prior"]:
+        path = tmp_path / f"{name}.tif"
+        viewer.layers[name].save(str(path), plugin=PLUGIN)
+        with tifffile.TiffFile(path) as tif:
+            saved = json.loads(tif.pages[0].description)["napari_dsp"]
+            np.testing.assert_array_equal(tif.asarray(), viewer.layers[name].data)
+        assert saved["version"] == napari_dsp.__version__ and saved["source"] == "steps"
+        assert saved["parameters"]["iterations"] == 3 and saved["kind"] == name.split()[-1]
+
+
+# --- Activity dock and GPU choice ----------------------------------------------------------------
+
+def test_progress_is_also_in_the_activity_dock(viewer, qtbot):
+    viewer.add_image(blobs()[0], name="blob")
+    widget = open_widget(viewer, "Deep Segmentation Prior")
+    small_prior(widget, iterations=100_000, restarts=1)
+    widget.run_button.native.click()
+    qtbot.waitUntil(lambda: widget.progress.value >= 2, timeout=WAIT_MS)
+    activity = widget.activity
+    assert isinstance(activity, napari.utils.progress) and activity.total == widget.progress.max
+    assert 0 < activity.n <= widget.progress.value and "blob" in activity.desc
+    widget.cancel_button.native.click()
+    qtbot.waitUntil(lambda: not widget.running, timeout=WAIT_MS)
+    assert widget.activity is None
+
+
+def test_each_of_several_gpus_is_a_choice(viewer, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    widget = open_widget(viewer, "Deep Segmentation Prior")
+    assert {"cuda", "cuda:0", "cuda:1"} <= set(widget.device.choices)
+    model = widget.device.native.model()
+    assert model.item(widget.device.choices.index("cuda:1")).isEnabled()
+
+
+# --- settings are remembered ----------------------------------------------------------------------
+
+def test_settings_are_remembered_until_restore_defaults(viewer):
+    from napari_dsp._plugin.prior_widget import PriorWidget
+    from napari_dsp._plugin.segment_widget import SegmentWidget
+
+    widget = open_widget(viewer, "Deep Segmentation Prior")
+    defaults = widget.iterations.value, widget.restarts.value
+    widget.preset.value = "paper"
+    widget.iterations.value, widget.device.value = 7, "cpu"
+    again = PriorWidget(viewer)  # as in the next napari session
+    assert (again.preset.value, again.iterations.value, again.device.value) == ("paper", 7, "cpu")
+    again.restore_button.native.click()
+    assert again.preset.value == "fast" and (again.iterations.value, again.restarts.value) == defaults
+    assert PriorWidget(viewer).iterations.value == defaults[0]
+
+    segment = SegmentWidget(viewer)
+    segment.method.value, segment.restarts.value, segment.warmup.value = "backprop", 4, 9
+    again = SegmentWidget(viewer)
+    assert (again.method.value, again.restarts.value, again.warmup.value) == ("backprop", 4, 9)
+    assert again.warmup.enabled and not again.n_clusters.enabled
+
+
+# --- presets ----------------------------------------------------------------------------------------
+
+def test_preset_sets_the_prior_boxes(viewer):
+    from napari_dsp.pipeline import prior_recipe
+    from napari_dsp.recipes import get_preset
+
+    prior = open_widget(viewer, "Deep Segmentation Prior")
+    assert prior.preset.value == "fast" and "interactive" in prior.preset.tooltip and "paper" in prior.preset.tooltip
+    for name in ["paper", "fast"]:
+        prior.preset.value = name
+        recipe = get_preset(name).foreground_prior
+        assert (prior.iterations.value, prior.restarts.value, prior.max_size.value) == (
+            recipe.iterations, recipe.restarts, recipe.max_size)
+        assert prior.parameters()["preset"] == name
+
+    segment = open_widget(viewer, "Segment")
+    segment.method.value, segment.preset.value = "backprop", "paper"
+    recipe = prior_recipe("backprop", get_preset("paper"))
+    assert (segment.iterations.value, segment.restarts.value) == (recipe.iterations, recipe.restarts)
+    assert segment.scale.value == get_preset("paper").backprop.scale
+    backprop = open_widget(viewer, "Backprop segmentation")
+    backprop.preset.value = "paper"
+    assert backprop.scale.value == get_preset("paper").backprop.scale

@@ -15,14 +15,15 @@ from magicgui.widgets import (
     CheckBox, ComboBox, Container, FloatSpinBox, Label, ProgressBar, PushButton, SpinBox,
 )
 from napari.utils.notifications import show_error, show_info, show_warning
-from qtpy.QtCore import QEvent, QObject
+from qtpy.QtCore import QEvent, QObject, QSize, Qt
+from qtpy.QtWidgets import QFrame, QScrollArea
 
 from . import _layers, _workers
+from ._settings import Settings
 
 if TYPE_CHECKING:
     import napari
 
-_DEVICES = ["auto", "cpu", "cuda", "mps"]
 _SEED_MAX = 2**31 - 1
 _NO_CHANNELS = "none"
 
@@ -107,15 +108,22 @@ def seed_box(func) -> SpinBox:
 
 
 def device_box(func) -> ComboBox:
-    """Device choice for `func`, with the devices this machine lacks shown but disabled."""
+    """Device choice for `func`, with the devices this machine lacks shown but disabled.
+
+    With several GPUs, each has an entry of its own (``cuda:0``, ``cuda:1``, ...).
+    """
+    import torch
+
     from .._device import available_devices
 
-    box = ComboBox(choices=_DEVICES, value="auto", name="device")
-    box.tooltip = tooltips(func).get("device", "")
+    n_gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    devices = ["auto", "cpu", "cuda", *(f"cuda:{i}" for i in range(n_gpus if n_gpus > 1 else 0)), "mps"]
+    box = ComboBox(choices=devices, value="auto", name="device")
+    box.tooltip = tooltips(func).get("device", "") + " cuda:N picks one of several GPUs."
     available = set(available_devices()) | {"auto"}
     model = box.native.model()
-    for row, name in enumerate(_DEVICES):
-        model.item(row).setEnabled(name in available)
+    for row, name in enumerate(devices):
+        model.item(row).setEnabled(name.split(":")[0] in available)
     return box
 
 
@@ -126,6 +134,21 @@ def device_argument(value: str):
     return None if value == "auto" else str(resolve_device(value))
 
 
+class _FormScrollArea(QScrollArea):
+    """A scroll area asking for its minimum only: napari sizes a new window by its docks' size hints."""
+
+    def __init__(self, min_height: int):
+        super().__init__()
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setMinimumHeight(min_height)
+
+    def sizeHint(self) -> QSize:
+        hint = super().sizeHint()
+        return QSize(hint.width(), self.minimumHeight())
+
+
 class _ParentWatcher(QObject):
     """Calls `on_removed` when its widget loses its parent: napari's `remove_dock_widget` (a dock's x) does that."""
 
@@ -133,7 +156,7 @@ class _ParentWatcher(QObject):
         super().__init__()
         self._on_removed = on_removed
 
-    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt's name)
+    def eventFilter(self, watched, event) -> bool:
         if event.type() == QEvent.Type.ParentChange and watched.parent() is None:
             self._on_removed()
         return False
@@ -154,20 +177,27 @@ class ImageWidget(Container):
     def __init__(self, napari_viewer: "napari.viewer.Viewer"):
         super().__init__(labels=False)
         self.viewer = napari_viewer
-        self.form = Container(labels=True, scrollable=True)
+        self.form = Container(labels=True)
         self.image = ComboBox(label=self.image_label, choices=self._image_choices)
         self.image.tooltip = "Image layer to work on; follows the layer selected in the layer list."
         self._following = True
         self._setting_image = False
         self.image.changed.connect(self._image_chosen)
         napari_viewer.layers.selection.events.active.connect(self._follow_selection)
+        self._closed = False
         self._parent_watcher = _ParentWatcher(self._dock_closed)
         self.native.installEventFilter(self._parent_watcher)
+        self.native.destroyed.connect(self._stop)  # closing the viewer
 
     def _dock_closed(self) -> None:
-        """The user closed the dock: stop following the viewer."""
         self.native.removeEventFilter(self._parent_watcher)
-        self.viewer.layers.selection.events.active.disconnect(self._follow_selection)
+        self._stop()
+
+    def _stop(self, *_args) -> None:
+        """The dock was closed or deleted: stop following the viewer."""
+        if not self._closed:
+            self._closed = True
+            self.viewer.layers.selection.events.active.disconnect(self._follow_selection)
 
     def _accepts(self, layer) -> bool:
         return _layers.is_image(layer) and (self.accepts_priors or not _layers.is_prior(layer))
@@ -184,6 +214,17 @@ class ImageWidget(Container):
                 self.image.value = active
             finally:
                 self._setting_image = False
+
+    def _lay_out(self, *widgets) -> None:
+        """`form`, then `widgets` below it (always in view)."""
+        self.margins = (0, 0, 0, 0)
+        self.native.layout().setSpacing(2)
+        self.extend([self.form, *widgets])
+        # a scroll area around the form (magicgui's `scrollable` is lost when a container is nested)
+        scroll_area = _FormScrollArea(2 * self.image.native.sizeHint().height())
+        self.native.layout().removeWidget(self.form.native)
+        scroll_area.setWidget(self.form.native)
+        self.native.layout().insertWidget(0, scroll_area)
 
     def _image_chosen(self, layer) -> None:
         if not self._setting_image:
@@ -220,21 +261,26 @@ class DSPWidget(ImageWidget):
         self.cancel_button = PushButton(text="Cancel", enabled=False)
         self.progress = ProgressBar(value=0, min=0, max=1, label="progress")
         self.status = Label(value="")
-        self.note = Label(value="")
+        self.note = Label(value="", visible=False)  # shown when it has something to say
+        self.note.changed.connect(lambda text: setattr(self.note, "visible", bool(text)))
         self._job = None
+        self.activity = None  # the run's entry in napari's Activity dock
         self._input = None
         self._input_deleted = False
         self._kept = ""
-        self._closed = False
         self.channel_axis.changed.connect(self._show_slices)
         self.run_button.changed.connect(self._run_clicked)
         self.cancel_button.changed.connect(self._cancel_clicked)
-        self.native.destroyed.connect(self._stop)  # closing the viewer stops the run
 
     def _finish_layout(self, *widgets) -> None:
         buttons = Container(widgets=[self.run_button, self.cancel_button], layout="horizontal", labels=False)
-        self.form.extend([self.image, self.channel_axis, *widgets, self.all_slices])
-        self.extend([self.form, buttons, self.progress, self.status, self.note])
+        buttons.margins = (0, 0, 0, 0)
+        self.restore_button = PushButton(text="Restore defaults")
+        self.restore_button.tooltip = "Put every setting of this widget back to its default (settings are remembered)."
+        self._settings = Settings(type(self).__name__, widgets)
+        self.restore_button.changed.connect(self._settings.restore_defaults)
+        self.form.extend([self.image, self.channel_axis, *widgets, self.all_slices, self.restore_button])
+        self._lay_out(buttons, self.progress, self.status, self.note)
         self._follow_selection()
         self._show_image(self.image.value)
 
@@ -272,12 +318,8 @@ class DSPWidget(ImageWidget):
         except ValueError as exc:
             show_error(str(exc))
 
-    def _dock_closed(self) -> None:
-        super()._dock_closed()
-        self._stop()
-
     def _stop(self, *_args) -> None:
-        self._closed = True
+        super()._stop()
         if self._job is not None:
             self._job.cancel()
 
@@ -323,7 +365,10 @@ class DSPWidget(ImageWidget):
 
     def _launch(self, task, outputs: dict, parameters: dict, indices: list, stages=None) -> None:
         """Run `task` in a worker; its planes go to `outputs` (kind -> OutputLayer)."""
+        from napari.utils import progress
+
         self._job = _workers.Job(len(indices), stages)
+        self.activity = progress(total=0, desc=f"napari-dsp: {self.image.value.name}")
         self._set_running(True)
         self.progress.max, self.progress.value = 1, 0
         self.status.value = "starting..."
@@ -365,12 +410,21 @@ class DSPWidget(ImageWidget):
             self.progress.max = p.total * update.n_slices
             self.progress.value = done * p.total + min(p.step, p.total)
             self.status.value = f"{p.stage}: {p.step}/{p.total}, loss {p.loss:.4f}{where}"
+            self._report_activity()
         elif update.n_slices > 1:
             self.progress.max, self.progress.value = update.n_slices, done + (update.plane is not None)
+            self._report_activity()
         if update.status:
             self.status.value = update.status + where
         if update.message:
             self.note.value = "\n".join(filter(None, [self._kept, update.message + where]))
+
+    def _report_activity(self) -> None:
+        """Mirror the progress bar in napari's Activity dock."""
+        if self.activity.total != self.progress.max:
+            self.activity.total = self.progress.max
+        if self.progress.value > self.activity.n:
+            self.activity.update(self.progress.value - self.activity.n)
 
     def _on_outcome(self, outputs, parameters, indices, started, outcome: _workers.Outcome) -> None:
         if outcome.status == "done" and not self._input_deleted:
@@ -407,6 +461,7 @@ class DSPWidget(ImageWidget):
         for output in outputs.values():
             output.release()
         self.viewer.layers.events.removed.disconnect(self._layer_removed)
-        self._job = self._input = None
+        self.activity.close()
+        self._job = self._input = self.activity = None
         if not self._closed:
             self._set_running(False)

@@ -7,7 +7,7 @@ from magicgui.widgets import CheckBox, ComboBox, Container, PushButton
 from napari.utils.notifications import show_error, show_warning
 
 from . import _layers
-from ._base import DSPWidget, device_argument, device_box, parameter_boxes, seed_box
+from ._base import DSPWidget, device_argument, device_box, parameter_boxes, preset_box, seed_box, set_boxes
 from ._layers import PRIOR
 
 if TYPE_CHECKING:
@@ -22,8 +22,11 @@ class BackpropWidget(DSPWidget):
 
     def __init__(self, napari_viewer: "napari.viewer.Viewer"):
         from ..backprop import backprop_segmentation
+        from ..recipes import get_preset
 
         super().__init__(napari_viewer)
+        self.preset = preset_box()
+        recipe = get_preset(self.preset.value).backprop
         self.guide = ComboBox(label="guide", choices=self._guide_choices)
         self.scribbles = ComboBox(label="scribbles", choices=self._scribble_choices)
         self.guide.tooltip = (
@@ -35,17 +38,20 @@ class BackpropWidget(DSPWidget):
             "trained towards their class. 'New scribble layer' makes one to paint on."
         )
         self._main = parameter_boxes(
-            backprop_segmentation, n_segments=(2, 1_000_000), compactness=(0.01, 1000.0, 1.0),
+            backprop_segmentation, recipe, n_segments=(2, 1_000_000), compactness=(0.01, 1000.0, 1.0),
             max_iterations=(1, 100_000), min_labels=(1, 1000),
         )
         self.seed = seed_box(backprop_segmentation)
         self.device = device_box(backprop_segmentation)
         self._advanced = parameter_boxes(
-            backprop_segmentation, n_features=(2, 1000), n_conv=(1, 20), learning_rate=(1e-5, 10.0, 0.01),
+            backprop_segmentation, recipe, n_features=(2, 1000), n_conv=(1, 20), learning_rate=(1e-5, 10.0, 0.01),
             warmup=(0, 100_000), cosine_annealing=None, continuity=(0.0, 1000.0, 0.1), scale=(0.05, 1.0, 0.05),
         )
         for name, box in {**self._main, **self._advanced}.items():
             setattr(self, name, box)
+        self.preset.changed.connect(
+            lambda name: set_boxes([*self._main.values(), *self._advanced.values()], get_preset(name).backprop)
+        )
         self.show_advanced = CheckBox(text="advanced options", value=False)
         self.show_advanced.tooltip = "Show the network, learning-rate and speed options."
         self.advanced = Container(widgets=list(self._advanced.values()), visible=False)
@@ -61,13 +67,13 @@ class BackpropWidget(DSPWidget):
         self.refine_button.changed.connect(self._refine_clicked)
         self._last_result = (None, None)
         self._finish_layout(
-            self.guide, self.scribbles, *self._main.values(), self.seed, self.device,
+            self.guide, self.scribbles, self.preset, *self._main.values(), self.seed, self.device,
             self.show_advanced, self.advanced,
-            Container(widgets=[self.new_scribbles_button, self.refine_button], layout="horizontal"),
+            self.new_scribbles_button, self.refine_button,
         )
 
     def _guide_choices(self, _widget=None) -> list:
-        return [("prior of the image, if fitted", self._AUTO), ("none: the raw image", self._RAW)] + [
+        return [("prior, if fitted", self._AUTO), ("raw image", self._RAW)] + [
             (layer.name, layer) for layer in self.viewer.layers if _layers.is_image(layer)
         ]
 
@@ -84,7 +90,8 @@ class BackpropWidget(DSPWidget):
 
     def parameters(self) -> dict:
         parameters = {name: widget.value for name, widget in {**self._main, **self._advanced}.items()}
-        return dict(parameters, seed=self.seed.value, device=device_argument(self.device.value))
+        return dict(parameters, preset=self.preset.value, seed=self.seed.value,
+                    device=device_argument(self.device.value))
 
     def _guide(self, source) -> tuple:
         """The guide array (image-shaped; None for the raw image) and its layer's name."""
@@ -163,7 +170,7 @@ class BackpropWidget(DSPWidget):
             seconds = estimate_backprop_seconds(
                 source.plane(indices[0]).shape, channel_axis=source.plane_channel_axis, **estimate_options
             )
-            job.emit(None, message=f"estimated training time: about {seconds:.0f} s{per_slice}, plus superpixels")
+            job.emit(None, message=f"estimated time: about {seconds:.0f} s{per_slice} of training, plus superpixels")
 
         def compute(job, plane, channel_axis, index):
             return backprop_segmentation(

@@ -27,14 +27,15 @@ class KMeansWidget(DSPWidget):
         self.n_clusters, self.window = boxes.values()
         self.n_clusters.label = "k"
         self.window.step = 2
-        self.mode = ComboBox(choices=["kmeans", "foreground/background"], value="kmeans", label="mode")
+        self.mode = ComboBox(choices=["kmeans", "foreground/background"], value="kmeans", label="mode", name="mode")
         self.seed = seed_box(kmeans_segmentation)
-        self.auto_update = CheckBox(text="update automatically", value=True)
+        self.auto_update = CheckBox(text="update automatically", value=True, name="auto_update")
         self.mode.tooltip = (
             "kmeans: k classes numbered from dark to bright; foreground/background: "
             "0 = background, 1 = foreground (see napari_dsp.kmeans.foreground_background)."
         )
         self.auto_update.tooltip = "Re-segment whenever k, the window, the mode or the seed changes."
+        self.mode.changed.connect(self._mode_changed)
         self._finish_layout(self.n_clusters, self.window, self.mode, self.seed, self.auto_update)
         self._timer = QTimer()
         self._timer.setSingleShot(True)
@@ -43,7 +44,6 @@ class KMeansWidget(DSPWidget):
         self._pending = False
         for widget in (self.n_clusters, self.window, self.mode, self.seed):
             widget.changed.connect(self._parameter_changed)
-        self.mode.changed.connect(self._mode_changed)
 
     def _mode_changed(self, mode: str) -> None:
         self.n_clusters.enabled = mode == "kmeans"
@@ -58,8 +58,8 @@ class KMeansWidget(DSPWidget):
         else:
             self._run_clicked()
 
-    def _on_finished(self) -> None:
-        super()._on_finished()
+    def _on_finished(self, outputs: dict) -> None:
+        super()._on_finished(outputs)
         if self._pending and not self._closed:
             self._pending = False
             self._run_clicked()

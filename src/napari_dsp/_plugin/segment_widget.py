@@ -16,50 +16,61 @@ class SegmentWidget(DSPWidget):
 
     def __init__(self, napari_viewer: "napari.viewer.Viewer"):
         from ..backprop import backprop_segmentation
-        from ..pipeline import METHODS, segment
+        from ..pipeline import METHODS, prior_recipe, segment
 
         super().__init__(napari_viewer)
-        self.method = ComboBox(choices=METHODS, value="kmeans", label="method")
+        self.method = ComboBox(choices=METHODS, value="kmeans", label="method", name="method")
         self.method.tooltip = (
             "kmeans: k classes by window KMeans on the prior; foreground: foreground/background; "
             "backprop: an unknown number of classes by self-training a CNN guided by the prior."
         )
         self.n_clusters = parameter_boxes(segment, n_clusters=(1, 256))["n_clusters"]
         self.n_clusters.label = "k"
+        self.preset = preset_box()
         self._backprop = parameter_boxes(
-            backprop_segmentation, max_iterations=(1, 100_000), warmup=(0, 100_000), scale=(0.05, 1.0, 0.05),
+            backprop_segmentation, self._recipe().backprop,
+            max_iterations=(1, 100_000), warmup=(0, 100_000), scale=(0.05, 1.0, 0.05),
         )
         self.max_iterations, self.warmup, self.scale = self._backprop.values()
-        self.preset = preset_box()
         self._prior = parameter_boxes(
-            segment, self._prior_recipe(), iterations=(1, 100_000), restarts=(1, 1000), max_size=(0, 100_000),
+            segment, prior_recipe(self.method.value, self._recipe()),
+            iterations=(1, 100_000), restarts=(1, 1000), max_size=(0, 100_000),
         )
         self.iterations, self.restarts, self.max_size = self._prior.values()
         self.max_size.native.setSpecialValueText("full resolution")
         self.seed = seed_box(segment)
         self.device = device_box(segment)
         self.method.changed.connect(self._method_changed)
-        self.preset.changed.connect(self._method_changed)
+        self.preset.changed.connect(self._preset_chosen)
+        self._enable_boxes()
         self._finish_layout(self.method, self.n_clusters, *self._backprop.values(), self.preset,
                             *self._prior.values(), self.seed, self.device)
-        self._method_changed()
 
-    def _prior_recipe(self):
-        from ..pipeline import prior_recipe
+    def _recipe(self):
         from ..recipes import get_preset
 
-        return prior_recipe(self.method.value, get_preset(self.preset.value))
+        return get_preset(self.preset.value)
 
-    def _method_changed(self, _value=None) -> None:
+    def _enable_boxes(self) -> None:
         self.n_clusters.enabled = self.method.value == "kmeans"
         for box in self._backprop.values():
             box.enabled = self.method.value == "backprop"
-        set_boxes(self._prior.values(), self._prior_recipe())
+
+    def _method_changed(self, _value=None) -> None:
+        from ..pipeline import prior_recipe
+
+        self._enable_boxes()
+        set_boxes(self._prior.values(), prior_recipe(self.method.value, self._recipe()))
+
+    def _preset_chosen(self, _value=None) -> None:
+        self._method_changed()
+        set_boxes(self._backprop.values(), self._recipe().backprop)
 
     def parameters(self) -> dict:
         parameters = dict(
             method=self.method.value, preset=self.preset.value, iterations=self.iterations.value,
-            restarts=self.restarts.value, max_size=self.max_size.value, seed=self.seed.value, device=device_argument(self.device.value),
+            restarts=self.restarts.value, max_size=self.max_size.value, seed=self.seed.value,
+            device=device_argument(self.device.value),
         )
         if self.method.value == "kmeans":
             parameters["n_clusters"] = self.n_clusters.value

@@ -28,12 +28,12 @@ class SpectrumWidget(ImageWidget):
         self.refresh_button = PushButton(text="Refresh")
         self.refresh_button.tooltip = "Redraw, e.g. after fitting the prior or moving to another slice."
         self.note = Label(value="")
-        self.figure = Figure(figsize=(4, 3), layout="constrained")
+        self.figure = Figure(figsize=(3, 1.8), layout="constrained")
         self.axes = self.figure.add_subplot()
         self.canvas = FigureCanvasQTAgg(self.figure)
-        self.canvas.setMinimumHeight(200)
+        self.canvas.setMinimumHeight(120)
         self.form.extend([self.image, self.refresh_button])
-        self.extend([self.form, self.note])
+        self._lay_out(self.note)
         self.native.layout().addWidget(self.canvas)
         self.refresh_button.changed.connect(self.draw)
         self._request = 0
@@ -88,7 +88,7 @@ class SpectrumWidget(ImageWidget):
         """Draw `result` (spectra, or a message why there are none) if it answers the newest request."""
         from ..evaluation.figures import draw_spectrum
 
-        if request != self._request:
+        if request != self._request or self._closed:
             return
         self.axes.clear()
         if isinstance(result, str):
