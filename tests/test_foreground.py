@@ -3,7 +3,12 @@
 import numpy as np
 import pytest
 
-from napari_dsp.foreground import ForegroundResult, foreground_segmentation, saliency_map, saliency_rule
+from napari_dsp.foreground import (
+    ForegroundResult,
+    foreground_segmentation,
+    saliency_map,
+    saliency_rule,
+)
 from napari_dsp.kmeans import foreground_background
 
 
@@ -131,3 +136,16 @@ def test_other_channel_counts(channels):
     stacked = np.concatenate([image, image[..., :1]], axis=-1)[..., :channels]
     result = foreground_segmentation(stacked, channel_axis=-1)
     assert result.mask.shape == truth.shape and result.saliency.shape == truth.shape
+
+
+def test_saliency_from_a_prior_and_the_cut_on_the_image():
+    image, truth = _scene()
+    # A stand-in prior: the scene's flat colours without texture, so its saliency is the cleaner one.
+    smooth = np.clip(_scene(seed=0)[0] * 0 + np.where(truth[..., None], (0.85, 0.3, 0.25), 0.2), 0, 1)
+    smooth[:, : truth.shape[1] // 2, 2] = np.where(truth[:, : truth.shape[1] // 2], 0.25, 0.8)
+    smooth[:, truth.shape[1] // 2:, 1] = np.where(truth[:, truth.shape[1] // 2:], 0.3, 0.8)
+    hybrid = foreground_segmentation(image, prior=smooth.astype(np.float32), channel_axis=-1)
+    assert _iou(hybrid.mask, truth) > 0.9
+    np.testing.assert_allclose(hybrid.saliency, saliency_map(smooth, channel_axis=-1), atol=1e-6)
+    with pytest.raises(ValueError, match="prior has shape"):
+        foreground_segmentation(image, prior=smooth[:10], channel_axis=-1)

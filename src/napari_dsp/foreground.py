@@ -27,29 +27,12 @@ from scipy.sparse import csgraph
 from scipy.sparse.linalg import spsolve
 
 from ._image import check_int, prepare_image
+from .recipes import FOREGROUND
 
-__all__ = ["FOREGROUND_DEFAULTS", "ForegroundDefaults", "ForegroundResult", "foreground_segmentation",
-           "saliency_map", "saliency_rule"]
-
-
-@dataclass(frozen=True)
-class ForegroundDefaults:
-    """Default options of `foreground_segmentation` (the one source for signatures, CLI and widgets)."""
-
-    n_segments: int = 300
-    compactness: float = 10.0
-    color_sigma: float = 10.0
-    boundary_sigma: float = 1.0
-    spatial_sigma: float = 0.25
-    optimize: bool = True
-    graph_cut: bool = True
-    smoothness: float = 5.0
-    iterations: int = 2
-    refine: bool = True
+__all__ = ["ForegroundResult", "foreground_segmentation", "saliency_map", "saliency_rule"]
 
 
-FOREGROUND_DEFAULTS = ForegroundDefaults()
-_D = FOREGROUND_DEFAULTS
+_D = FOREGROUND
 
 # Geodesic edges whose colour step is below this (Lab units) cost nothing, as in [1]:
 # smooth gradients must not add up to a barrier.
@@ -100,7 +83,7 @@ def _check_float(name, value, low, high=np.inf, *, low_open=True):
 
 def _check_bool(name, value):
     if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name}={value!r} must be True or False")
+        raise ValueError(f"{name}={value!r} must be True or False")  # noqa: TRY004 (options raise ValueError)
 
 
 def _features(chw):
@@ -357,6 +340,7 @@ def saliency_map(image, *, channel_axis=None, n_segments=_D.n_segments, compactn
 def foreground_segmentation(
     image,
     *,
+    prior=None,
     channel_axis=None,
     n_segments=_D.n_segments,
     compactness=_D.compactness,
@@ -385,9 +369,15 @@ def foreground_segmentation(
     Parameters
     ----------
     image : (M, N[, C]) array_like
-        The image, normally its Deep Segmentation Prior; any numeric dtype.
+        The image; any numeric dtype. The cut follows its colours and edges.
+    prior : array_like, optional
+        The image's Deep Segmentation Prior (same shape and channel axis):
+        the saliency is computed on it, whose flat surfaces make the
+        superpixels follow objects rather than texture, while the cut stays
+        on the image's own edges. None computes the saliency on `image`.
+        On ECSSD this scored best of the three (docs/results.md).
     channel_axis : int or None, optional
-        Axis of `image` holding the channels; None for grayscale.
+        Axis of `image` (and `prior`) holding the channels; None for grayscale.
     n_segments, compactness, color_sigma, boundary_sigma, spatial_sigma, optimize
         Saliency options, as in `saliency_map`.
     graph_cut : bool, optional
@@ -436,7 +426,13 @@ def foreground_segmentation(
     del seed  # deterministic
     scaled = prepare_image(image, channel_axis)
     lab = _features(scaled.data)
-    saliency = _saliency(lab, n_segments, compactness, color_sigma, boundary_sigma, spatial_sigma, optimize)
+    source = lab
+    if prior is not None:
+        if np.shape(prior) != scaled.shape:
+            raise ValueError(f"prior has shape {np.shape(prior)} but the image has shape {scaled.shape}; pass the "
+                             "prior computed from this image (same shape and channel_axis) or prior=None")
+        source = _features(prepare_image(prior, channel_axis).data)
+    saliency = _saliency(source, n_segments, compactness, color_sigma, boundary_sigma, spatial_sigma, optimize)
     threshold = _otsu(saliency)
     if graph_cut and np.ptp(saliency) > 0:
         mask = _graph_cut(lab, saliency, threshold, smoothness, iterations)

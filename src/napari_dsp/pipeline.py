@@ -85,9 +85,9 @@ def segment(
     method : {"kmeans", "foreground", "regions", "kmeans-foreground", "backprop", "doubledip"}, optional
         ``"kmeans"``: `n_clusters` classes by window KMeans on the prior
         (`kmeans_segmentation`). ``"foreground"``: the object-level
-        foreground of the prior (`napari_dsp.foreground.foreground_segmentation`:
-        boundary-connectivity saliency and a graph cut), the best measured
-        foreground. ``"regions"``: regions merged on a superpixel graph of
+        foreground (`napari_dsp.foreground.foreground_segmentation`:
+        boundary-connectivity saliency of the prior, then a graph cut on the
+        image), the best measured foreground. ``"regions"``: regions merged on a superpixel graph of
         the prior, their number chosen per image
         (`napari_dsp.regions.region_segmentation`). ``"kmeans-foreground"``:
         the paper's 2-class KMeans split of the prior
@@ -212,7 +212,7 @@ def segment(
     else:
         from .foreground import foreground_segmentation
 
-        found = foreground_segmentation(prior, channel_axis=channel_axis, seed=seed)
+        found = foreground_segmentation(array, prior=prior, channel_axis=channel_axis, seed=seed)
         labels, saliency = found.mask.astype(np.int32), found.saliency.astype(np.float32)
         if method == "doubledip":
             from .doubledip import double_dip_segmentation

@@ -16,8 +16,8 @@ Examples
 from dataclasses import dataclass, field
 
 __all__ = [
-    "FOREGROUND_RULES", "METHODS", "DOUBLE_DIP", "DOUBLE_DIP_REFERENCE", "FAST", "LOW_PASS_KEEP", "PAPER", "PRESETS", "BackpropRecipe",
-    "DoubleDIPRecipe", "KMeansRecipe", "PriorRecipe", "Recipe", "get_preset",
+    "FOREGROUND", "FOREGROUND_RULES", "METHODS", "REGIONS", "DOUBLE_DIP", "DOUBLE_DIP_REFERENCE", "FAST", "LOW_PASS_KEEP", "PAPER", "PRESETS", "BackpropRecipe",
+    "DoubleDIPRecipe", "ForegroundRecipe", "KMeansRecipe", "RegionRecipe", "PriorRecipe", "Recipe", "get_preset",
 ]
 
 
@@ -125,6 +125,51 @@ PAPER = Recipe(
     multiclass_prior=PriorRecipe(iterations=100, restarts=10),
 )
 """The settings of the DSP paper and of the authors' code (SPEC sections 1-3)."""
+
+@dataclass(frozen=True)
+class ForegroundRecipe:
+    """Settings of `napari_dsp.foreground.foreground_segmentation` (see its parameters).
+
+    Chosen on the 200 ECSSD development images, one setting for the whole
+    set (docs/results.md).
+    """
+
+    n_segments: int = 300
+    compactness: float = 10.0
+    color_sigma: float = 10.0
+    boundary_sigma: float = 1.0
+    spatial_sigma: float = 0.25
+    optimize: bool = True
+    graph_cut: bool = True
+    smoothness: float = 5.0
+    iterations: int = 2
+    refine: bool = True
+
+
+@dataclass(frozen=True)
+class RegionRecipe:
+    """Settings of `napari_dsp.regions.region_segmentation` (see its parameters).
+
+    Chosen on the 100 BSDS500 validation images, one setting for the whole
+    set (DFC-protocol mIoU and segmentation covering; docs/results.md).
+    """
+
+    superpixels: str = "felzenszwalb"
+    scale: float = 1.0
+    n_segments: int = 1000
+    compactness: float = 10.0
+    linkage: str = "adaptive"
+    threshold: float = 20.0
+    boundary_weight: float = 0.0
+    min_size: float = 0.002
+
+
+FOREGROUND = ForegroundRecipe()
+"""The object-level foreground's settings."""
+
+REGIONS = RegionRecipe()
+"""The region method's settings."""
+
 
 @dataclass(frozen=True)
 class DoubleDIPRecipe:

@@ -22,36 +22,17 @@ References
 
 import heapq
 import warnings
-from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
 
 from ._image import check_int, prepare_image
+from .recipes import REGIONS
 
-__all__ = ["LINKAGES", "REGION_DEFAULTS", "SUPERPIXELS", "RegionDefaults", "region_segmentation"]
-
-
-@dataclass(frozen=True)
-class RegionDefaults:
-    """Default options of `region_segmentation` (the one source for signatures, CLI and widgets).
-
-    Chosen on the BSDS500 validation set (DFC-protocol mIoU and segmentation
-    covering, one setting for all images); see the module docstring.
-    """
-
-    superpixels: str = "felzenszwalb"
-    scale: float = 1.0
-    n_segments: int = 1000
-    compactness: float = 10.0
-    linkage: str = "adaptive"
-    threshold: float = 20.0
-    boundary_weight: float = 0.0
-    min_size: float = 0.002
+__all__ = ["LINKAGES", "SUPERPIXELS", "region_segmentation"]
 
 
-REGION_DEFAULTS = RegionDefaults()
-_D = REGION_DEFAULTS
+_D = REGIONS
 SUPERPIXELS = ("felzenszwalb", "slic")
 LINKAGES = ("adaptive", "single", "average")
 _EPS = 1e-9
@@ -131,7 +112,7 @@ class _Merger:
         self.colour = colour.copy()
         self.parent = np.arange(len(count))
         self.boundary_weight = boundary_weight
-        self.neighbours = [dict() for _ in range(len(count))]
+        self.neighbours = [{} for _ in range(len(count))]
         for i, j, l, s in zip(first.tolist(), second.tolist(), length.tolist(), strength.tolist()):
             self.neighbours[i][j] = [l, s, None]
             self.neighbours[j][i] = self.neighbours[i][j]

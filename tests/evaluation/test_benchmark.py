@@ -69,7 +69,7 @@ def test_plan_expands_kmeans_per_k_and_rejects_misfits():
     foreground = {job.method: job for job in plan_jobs("foreground")}
     assert list(foreground) == [
         "blank", "kmeans-raw", "kmeans-lowpass", "kmeans-prior", "kmeans-raw-saliency", "kmeans-prior-saliency",
-        "foreground-raw", "foreground-prior",
+        "foreground-raw", "foreground-prior", "foreground-hybrid",
     ]  # Double-DIP only when named
     assert foreground["kmeans-prior"].settings["rule"] == "border"
     assert foreground["kmeans-prior-saliency"].settings["rule"] == "saliency"

@@ -21,6 +21,7 @@ Methods (``--methods`` families):
 ``kmeans-*-saliency``     foreground task: the same, the foreground class named by saliency
 ``foreground-raw``        object-level foreground (`foreground.foreground_segmentation`) of the image
 ``foreground-prior``      the same on the prior
+``foreground-hybrid``     saliency on the prior, the cut on the image (`segment`'s ``"foreground"``)
 ``doubledip``             Double-DIP hinted by the image's saliency (opt-in: thousands of steps)
 ``regions-raw``           regions merged on a superpixel graph (`regions.region_segmentation`)
 ``regions-prior``         the same on the prior
@@ -45,7 +46,7 @@ from pathlib import Path
 import numpy as np
 
 from .._image import check_seed, is_int
-from ..recipes import DOUBLE_DIP, LOW_PASS_KEEP, PAPER, get_preset
+from ..recipes import DOUBLE_DIP, FOREGROUND, LOW_PASS_KEEP, PAPER, REGIONS, get_preset
 from . import metrics
 from .datasets import Dataset, SampleError
 
@@ -62,7 +63,7 @@ __all__ = [
 
 _FOREGROUND_FAMILIES = (
     "blank", "kmeans-raw", "kmeans-lowpass", "kmeans-prior", "kmeans-raw-saliency", "kmeans-prior-saliency",
-    "foreground-raw", "foreground-prior", "doubledip",
+    "foreground-raw", "foreground-prior", "foreground-hybrid", "doubledip",
 )
 _MULTICLASS_FAMILIES = (
     "blank", "kmeans-raw", "kmeans-lowpass", "kmeans-prior", "regions-raw", "regions-prior",
@@ -211,11 +212,8 @@ def plan_jobs(
         elif family == "doubledip":
             jobs.append(BenchmarkJob(family, family, {**asdict(DOUBLE_DIP), "seed": seed}))
         elif family.startswith(("foreground", "regions")):
-            from .. import foreground, regions
-
-            defaults = foreground.FOREGROUND_DEFAULTS if family.startswith("foreground") else regions.REGION_DEFAULTS
-            settings = {**asdict(defaults), "seed": seed}
-            if family.endswith("prior"):
+            settings = {**asdict(FOREGROUND if family.startswith("foreground") else REGIONS), "seed": seed}
+            if family.endswith(("prior", "hybrid")):
                 settings["prior"] = prior_settings
             jobs.append(BenchmarkJob(family, family, settings))
         else:
@@ -252,6 +250,8 @@ def _segment(job, image, prior, device):
     if job.family.startswith("foreground"):
         from ..foreground import foreground_segmentation
 
+        if job.family == "foreground-hybrid":
+            return foreground_segmentation(image, prior=prior, channel_axis=-1, **options).mask
         return foreground_segmentation(source, channel_axis=-1, **options).mask
     if job.family.startswith("regions"):
         from ..regions import region_segmentation
