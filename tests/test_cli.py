@@ -192,3 +192,22 @@ def test_figure_path_printed_is_the_one_written(tmp_path, capsys, out, written):
     assert code == 0
     assert capsys.readouterr().out == f"wrote {tmp_path / written}\n"
     assert (tmp_path / written).is_file()
+
+
+def test_segment_tiffs_carry_provenance_and_config_reruns_them(tmp_path):
+    import json
+
+    import tifffile
+
+    out = tmp_path / "first"
+    assert main(["segment", "--sample", "coffee", "--preset", "fast", "--iterations", "3", "--max-size", "64",
+                 "--seed", "1", "--device", "cpu", "--out", str(out)]) == 0
+    with tifffile.TiffFile(out / "coffee_labels.tif") as tif:
+        provenance = json.loads(tif.pages[0].description)["napari_dsp"]
+    assert provenance["kind"] == "kmeans" and provenance["parameters"]["iterations"] == 3
+    again = tmp_path / "again"
+    assert main(["segment", "--sample", "coffee", "--config", str(out / "coffee_parameters.json"),
+                 "--out", str(again)]) == 0
+    first, second = (json.loads((d / "coffee_parameters.json").read_text()) for d in (out, again))
+    assert first == second
+    np.testing.assert_array_equal(tifffile.imread(out / "coffee_labels.tif"), tifffile.imread(again / "coffee_labels.tif"))

@@ -149,3 +149,11 @@ def test_both_foreground_rules_find_a_central_object(rule):
 def test_unknown_foreground_rule_is_named():
     with pytest.raises(ValueError, match="rule='middle' is not one of 'saliency', 'border'"):
         foreground_background(np.zeros((10, 10)), rule="middle")
+
+
+def test_a_constant_image_is_one_class_with_a_warning():
+    with pytest.warns(UserWarning, match="constant"):
+        labels = kmeans_segmentation(np.full((12, 14, 3), 7, np.uint8), 3, window=3, channel_axis=-1, seed=0)
+    assert labels.dtype == np.int32 and np.all(labels == 1)
+    with pytest.warns(UserWarning, match="constant"):
+        assert not foreground_background(np.zeros((12, 14)), window=3).any()

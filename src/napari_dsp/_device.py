@@ -36,4 +36,9 @@ def resolve_device(device=None) -> torch.device:
             f"device={str(device)!r} was requested but is not available on this machine "
             f"(available: {', '.join(available_devices())}); use device=None to pick one"
         )
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ValueError(
+            f"device={str(device)!r} was requested but this machine has {torch.cuda.device_count()} GPU(s), "
+            f"cuda:0 to cuda:{torch.cuda.device_count() - 1}"
+        )
     return device

@@ -94,7 +94,7 @@ def _add_segment(subparsers):
     source.add_argument("--sample", choices=sorted(SAMPLES), help="use a bundled sample photograph instead")
     _add_segment_options(parser)
     parser.add_argument("--out", type=Path, default=Path("dsp-output"), help="output folder (default: dsp-output)")
-    parser.set_defaults(run=_run_segment)
+    parser.set_defaults(run=lambda args: _run_segment(args, parser))
 
 
 def _add_segment_options(parser):
@@ -143,24 +143,41 @@ def _add_segment_options(parser):
         "--device", choices=("auto", "cpu", "cuda", "mps"), default="auto",
         help="torch device for the networks (default: auto, the best available)",
     )
+    parser.add_argument("--config", type=Path,
+                        help="settings from a JSON file, e.g. the *_parameters.json of an earlier run, to run it "
+                             "again; options given here with other than their default values override it")
 
 
 # The options of backprop_segmentation that the command line sets.
 _BACKPROP_FLAGS = ("max_iterations", "scale", "n_features")
 
 
-def _segment_options(args):
-    """Keyword arguments of `napari_dsp.pipeline.segment` from the options of `_add_segment_options`."""
+def _segment_options(args, parser):
+    """Keyword arguments of `napari_dsp.pipeline.segment` from the options of `_add_segment_options`.
+
+    With ``--config``, the file's settings fill every option not given on the command line (one given with
+    its default value counts as not given).
+    """
     backprop = {dest: getattr(args, dest) for dest in _BACKPROP_FLAGS if getattr(args, dest) is not None}
-    return dict(
+    options = dict(
         method=args.method, preset=args.preset, n_clusters=args.n_clusters, window=args.window, rule=args.rule,
         iterations=args.iterations, restarts=args.restarts, max_size=args.max_size,
         device=None if args.device == "auto" else args.device, seed=args.seed,
         backprop_options=backprop if args.method == "backprop" else None,
     )
+    if args.config is not None:
+        from .batch import load_settings
+
+        given = {dest for dest, value in vars(args).items() if value != parser.get_default(dest)}
+        settings = load_settings(args.config)
+        backprop = settings.pop("backprop_options", {})
+        options.update({key: value for key, value in settings.items() if key not in given})
+        options["backprop_options"] = {**backprop, **(options["backprop_options"] or {})} \
+            if options["method"] == "backprop" else None
+    return options
 
 
-def _run_segment(args):
+def _run_segment(args, parser):
     if args.sample is not None:
         image, channel_axis, name = load_sample(args.sample), -1, args.sample
     else:
@@ -186,7 +203,7 @@ def _run_segment(args):
             bars[-1].close()
 
     try:
-        result = segment(image, channel_axis=channel_axis, callback=show, **_segment_options(args))
+        result = segment(image, channel_axis=channel_axis, callback=show, **_segment_options(args, parser))
     finally:
         for bar in bars:
             bar.close()
@@ -208,9 +225,15 @@ def _write_outputs(folder, name, image, channel_axis, result, parameters):
     folder.mkdir(parents=True, exist_ok=True)
     paths = {key: folder / f"{name}_{key}" for key in (
         "prior.tif", "prior.png", "labels.tif", "labels.png", "overlay.png", "parameters.json")}
-    tifffile.imwrite(paths["prior.tif"], result.prior)
+    # The provenance the napari plugin's TIFF writer stores too: opened in napari, the files say what made them.
+    def description(kind):
+        return json.dumps({"napari_dsp": {"kind": kind, "source": name, "parameters": parameters,
+                                          "version": __version__}})
+
+    tifffile.imwrite(paths["prior.tif"], result.prior, description=description("prior"), metadata=None)
     iio.imwrite(paths["prior.png"], _displayable(result.prior, image.dtype))
-    tifffile.imwrite(paths["labels.tif"], result.labels)
+    tifffile.imwrite(paths["labels.tif"], result.labels, description=description(parameters.get("method", "labels")),
+                     metadata=None)
     label_dtype = np.uint8 if result.labels.max() < 256 else np.uint16
     iio.imwrite(paths["labels.png"], result.labels.astype(label_dtype))
     iio.imwrite(paths["overlay.png"], _overlay(image, channel_axis, result.labels))
@@ -269,23 +292,13 @@ def _add_batch(subparsers):
     cluster.add_argument("--workers", type=int, help="worker processes of the local cluster (default: one per core)")
     parser.add_argument("--retries", type=int, default=RETRIES,
                         help="re-runs of a task that raised an unexpected error (default: %(default)s)")
-    parser.add_argument("--config", type=Path,
-                        help="settings from a JSON file, e.g. a *_parameters.json of an earlier run; options "
-                             "given here with other than their default values override it")
     parser.set_defaults(run=lambda args: _run_batch(args, parser))
 
 
 def _run_batch(args, parser):
-    from .batch import load_settings, segment_files
+    from .batch import segment_files
 
-    options = _segment_options(args)
-    if args.config is not None:
-        given = {dest for dest, value in vars(args).items() if value != parser.get_default(dest)}
-        settings = load_settings(args.config)
-        backprop = settings.pop("backprop_options", {})
-        options.update({key: value for key, value in settings.items() if key not in given})
-        options["backprop_options"] = {**backprop, **(options["backprop_options"] or {})} \
-            if options["method"] == "backprop" else None
+    options = _segment_options(args, parser)
     try:
         result = segment_files(args.inputs, args.out, scheduler=args.scheduler, n_workers=args.workers,
                                retries=args.retries, **options)

@@ -6,6 +6,7 @@ no fine texture, this separates objects that the same clustering cannot
 separate on the raw image.
 """
 
+import warnings
 from typing import Optional
 
 import numpy as np
@@ -110,7 +111,8 @@ def kmeans_segmentation(
     labels : (M, N) ndarray of int32
         Labels from 1 to `n_clusters` (0 is left free for napari's
         transparent background), numbered by the mean intensity of the
-        cluster centres: label 1 is the darkest class.
+        cluster centres: label 1 is the darkest class. A constant image
+        has nothing to split: it is all label 1, with a warning.
 
     Raises
     ------
@@ -152,6 +154,9 @@ def kmeans_segmentation(
     scaled = prepare_image(image, channel_axis, min_size=1)
     check_parameters(scaled.spatial_shape, n_clusters, window, max_samples, n_init)
     seed = check_seed(seed, generator=True)
+    if not np.ptp(scaled.data):
+        warnings.warn("the image is constant: every pixel gets label 1", stacklevel=2)
+        return np.ones(scaled.spatial_shape, np.int32)
     return _cluster(scaled.data, n_clusters, window, seed, max_samples, n_init)
 
 

@@ -61,6 +61,23 @@ def test_segment_widget_shows_prior_and_labels(viewer, qtbot):
     assert isinstance(mask, napari.layers.Labels) and mask.data.shape == image.shape
     assert np.mean((mask.data == 1) == truth) > 0.9
     assert mask.metadata["napari_dsp"]["parameters"]["method"] == "foreground"
+    saliency = viewer.layers["blob saliency"]  # the map behind the mask, as an Image layer
+    assert isinstance(saliency, napari.layers.Image) and saliency.data.shape == image.shape
+    assert saliency.data[truth].mean() > saliency.data[~truth].mean() + 0.3
+
+
+def test_segment_widget_regions_method(viewer, qtbot):
+    viewer.add_image(three_regions(), name="bands")
+    widget = open_widget(viewer, "Segment")
+    widget.iterations.value, widget.restarts.value = 20, 2
+    widget.method.value = "regions"
+    click_and_wait(qtbot, widget)
+    labels = viewer.layers["bands regions"]
+    assert isinstance(labels, napari.layers.Labels) and labels.data.shape == (30, 45)
+    # the three bands stay apart (a 20-iteration prior of a tiny image leaves a few extra slivers)
+    assert len({int(np.bincount(labels.data[:, band].ravel()).argmax()) for band in (slice(0, 15), slice(15, 30),
+                                                                             slice(30, 45))}) == 3
+    assert "bands saliency" not in viewer.layers
 
 
 def test_segment_widget_backprop_method(viewer, qtbot):

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 METADATA_KEY = "napari_dsp"
 PRIOR = "prior"
+SALIENCY = "saliency"
 CHANNEL_LABELS = {"c", "ch", "channel", "channels"}
 """Axis labels that mark an axis of microscopy channels."""
 
@@ -276,8 +277,9 @@ class OutputLayer:
     source : Source
         The image the output derives from.
     kind : str
-        ``"prior"`` (an Image layer shaped like the source) or a segmentation
-        method (a Labels layer shaped like the source without its channels).
+        ``"prior"`` (an Image layer shaped like the source), ``"saliency"``
+        (a float Image layer in [0, 1] shaped like the source without its
+        channels) or a segmentation method (a Labels layer of that shape).
     """
 
     def __init__(self, viewer, source: Source, kind: str):
@@ -289,6 +291,8 @@ class OutputLayer:
             # napari shows float RGB as if in [0, 1] (thumbnails ignore contrast limits): keep 8-bit photos 8-bit
             uint8_rgb = source.rgb and source.data.dtype == np.uint8
             self.shape, self.dtype = source.prior_shape, np.uint8 if uint8_rgb else np.float32
+        elif kind == SALIENCY:
+            self.shape, self.dtype = source.labels_shape, np.float32
         else:
             self.shape, self.dtype = source.labels_shape, np.int32
         self.kept = ""
@@ -335,6 +339,12 @@ class OutputLayer:
                 data, name=self.name, rgb=source.rgb, contrast_limits=source.contrast_limits,
                 scale=source.scale, translate=source.translate, axis_labels=source.axis_labels,
                 metadata=self._metadata(complete=False), **colormap,
+            )
+        if self.kind == SALIENCY:
+            return self.viewer.add_image(
+                data, name=self.name, colormap="magma", contrast_limits=(0, 1), opacity=0.6, blending="additive",
+                scale=source.without_channels(source.scale), translate=source.without_channels(source.translate),
+                axis_labels=source.without_channels(source.axis_labels), metadata=self._metadata(complete=False),
             )
         return self.viewer.add_labels(
             data, name=self.name, metadata=self._metadata(complete=False),

@@ -5,10 +5,13 @@ from typing import TYPE_CHECKING
 from magicgui.widgets import ComboBox
 
 from ._base import DSPWidget, device_argument, device_box, parameter_boxes, preset_box, seed_box, set_boxes
-from ._layers import PRIOR
+from ._layers import PRIOR, SALIENCY
 
 if TYPE_CHECKING:
     import napari
+
+# Methods whose result comes with a saliency map, shown as an Image layer of its own.
+_WITH_SALIENCY = ("foreground", "doubledip")
 
 
 class SegmentWidget(DSPWidget):
@@ -21,8 +24,11 @@ class SegmentWidget(DSPWidget):
         super().__init__(napari_viewer)
         self.method = ComboBox(choices=METHODS, value="kmeans", label="method", name="method")
         self.method.tooltip = (
-            "kmeans: k classes by window KMeans on the prior; foreground: foreground/background; "
-            "backprop: an unknown number of classes by self-training a CNN guided by the prior."
+            "kmeans: k classes by window KMeans on the prior; foreground: the object on the background, by "
+            "saliency of the prior and a graph cut (the best measured foreground; also adds a saliency layer); "
+            "regions: regions merged on the prior, their number found per image; kmeans-foreground: the "
+            "paper's 2-class KMeans split; backprop: an unknown number of classes by self-training a CNN guided "
+            "by the prior; doubledip: the Double-DIP baseline (slow)."
         )
         self.n_clusters = parameter_boxes(segment, n_clusters=(1, 256))["n_clusters"]
         self.n_clusters.label = "k"
@@ -99,9 +105,14 @@ class SegmentWidget(DSPWidget):
                 )
             job.emit(None, message=f"estimated time: about {seconds:.0f} s{per_slice}")
 
+        kinds = (PRIOR, SALIENCY, method) if method in _WITH_SALIENCY else (PRIOR, method)
+
         def compute(job, plane, channel_axis, _index):
             result = segment(plane, channel_axis=channel_axis, callback=job.callback, **parameters)
-            return {PRIOR: result.prior, method: result.labels}
+            planes = {PRIOR: result.prior, method: result.labels}
+            if result.saliency is not None:
+                planes[SALIENCY] = result.saliency
+            return planes
 
-        self._launch_per_plane(method, compute, parameters, kinds=(PRIOR, method), before=estimate,
+        self._launch_per_plane(method, compute, parameters, kinds=kinds, before=estimate,
                                stages={"prior": PRIOR, "backprop": "backprop"})
