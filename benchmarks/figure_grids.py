@@ -1,7 +1,9 @@
 """Figure grids a reader can judge by eye: the quality methods (docs/results.md) and the Double-DIP comparison.
 
 ``quality`` draws, for the first N images of an ECSSD folder and of a BSDS500
-folder: input, prior, saliency, foreground mask; and input, prior, regions.
+folder: input, prior, the prior's saliency, the foreground mask (hybrid: the cut
+on the image); and input, prior, regions (on the image, as `segment` runs
+them), a human segmentation.
 ``doubledip`` draws the paper's figure 7 layout for N ECSSD images: input,
 prior, the paper's DSP + KMeans mask, Double-DIP's mask (hinted by our
 saliency). Every setting is the library's default for the named preset::
@@ -48,15 +50,15 @@ def quality(args):
     figure, axes = plt.subplots(2 * args.count, 4, figsize=(8, 4.2 * args.count))
     for row, sample in enumerate(ecssd):
         prior = deep_segmentation_prior(sample.image, channel_axis=-1, preset=args.preset, seed=0)
-        found = foreground_segmentation(prior, channel_axis=-1, seed=0)
+        found = foreground_segmentation(sample.image, prior=prior, channel_axis=-1, seed=0)
         iou = foreground_iou(found.mask, sample.truths[0])
         for ax, image, title in zip(axes[row], (sample.image, _unit(prior), found.saliency, found.mask),
-                                    (f"ECSSD {sample.name}", f"prior ({args.preset})", "saliency",
+                                    (f"ECSSD {sample.name}", f"prior ({args.preset})", "saliency of the prior",
                                      f"foreground, IoU {iou:.2f}")):
             _show(ax, image, title)
     for row, sample in enumerate(bsds, start=args.count):
         prior = deep_segmentation_prior(sample.image, channel_axis=-1, preset=args.preset, seed=0)
-        labels = region_segmentation(prior, channel_axis=-1, seed=0)
+        labels = region_segmentation(sample.image, channel_axis=-1, seed=0)
         overlay = mark_boundaries(label2rgb(labels, _unit(sample.image), kind="avg"), labels, color=(1, 1, 0))
         truth = sample.truths[0]
         for ax, image, title in zip(axes[row], (sample.image, _unit(prior), overlay,

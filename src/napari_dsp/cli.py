@@ -101,8 +101,9 @@ def _add_segment_options(parser):
     """The options of `segment` that ``segment`` and ``batch`` share; `_segment_options` reads them back."""
     parser.add_argument(
         "--method", choices=METHODS, default="kmeans",
-        help="kmeans: K classes labelled 1..K; foreground: the object (1) on the background (0), by saliency and "
-             "a graph cut on the prior; regions: regions merged on the prior, their number found per image; "
+        help="kmeans: K classes labelled 1..K; foreground: the object (1) on the background (0), by the prior's "
+             "saliency and a graph cut on the image; regions: regions merged on the image (better than on the "
+             "prior), their number found per image; "
              "kmeans-foreground: the paper's 2-class KMeans split (see --rule); backprop: an unknown number of "
              "classes by a self-trained CNN guided by SLIC on the prior; doubledip: the Double-DIP baseline "
              "(default: %(default)s)",

@@ -26,7 +26,8 @@ class SegmentWidget(DSPWidget):
         self.method.tooltip = (
             "kmeans: k classes by window KMeans on the prior; foreground: the object on the background, by "
             "saliency of the prior and a graph cut (the best measured foreground; also adds a saliency layer); "
-            "regions: regions merged on the prior, their number found per image; kmeans-foreground: the "
+            "regions: regions merged on the image (measured better than on the prior), their number found per "
+            "image; kmeans-foreground: the "
             "paper's 2-class KMeans split; backprop: an unknown number of classes by self-training a CNN guided "
             "by the prior; doubledip: the Double-DIP baseline (slow)."
         )
