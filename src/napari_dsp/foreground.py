@@ -26,7 +26,7 @@ from scipy import ndimage, sparse
 from scipy.sparse import csgraph
 from scipy.sparse.linalg import spsolve
 
-from ._image import check_int, prepare_image
+from ._image import check_int, check_number, check_seed, prepare_image
 from .recipes import FOREGROUND
 
 __all__ = ["ForegroundResult", "foreground_segmentation", "saliency_map", "saliency_rule"]
@@ -70,20 +70,6 @@ class ForegroundResult:
     mask: np.ndarray
     saliency: np.ndarray
     threshold: float
-
-
-def _check_float(name, value, low, high=np.inf, *, low_open=True):
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    if ok:
-        ok = (value > low if low_open else value >= low) and value <= high
-    if not ok:
-        bracket = "(" if low_open else "["
-        raise ValueError(f"{name}={value!r} must be a number in {bracket}{low}, {high}]")
-
-
-def _check_bool(name, value):
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name}={value!r} must be True or False")  # noqa: TRY004 (options raise ValueError)
 
 
 def _features(chw):
@@ -267,14 +253,15 @@ def _refine(mask):
 def _validate(n_segments, compactness, color_sigma, boundary_sigma, spatial_sigma, optimize, graph_cut,
               smoothness, iterations, refine):
     check_int("n_segments", n_segments, low=2)
-    _check_float("compactness", compactness, 0)
-    _check_float("color_sigma", color_sigma, 0)
-    _check_float("boundary_sigma", boundary_sigma, 0)
-    _check_float("spatial_sigma", spatial_sigma, 0)
-    _check_float("smoothness", smoothness, 0, low_open=False)
+    check_number("compactness", compactness, 0, low_open=True)
+    check_number("color_sigma", color_sigma, 0, low_open=True)
+    check_number("boundary_sigma", boundary_sigma, 0, low_open=True)
+    check_number("spatial_sigma", spatial_sigma, 0, low_open=True)
+    check_number("smoothness", smoothness, 0)
     check_int("iterations", iterations, low=1)
     for name, value in (("optimize", optimize), ("graph_cut", graph_cut), ("refine", refine)):
-        _check_bool(name, value)
+        if not isinstance(value, (bool, np.bool_)):
+            raise ValueError(f"{name}={value!r} must be True or False")
 
 
 def saliency_map(image, *, channel_axis=None, n_segments=_D.n_segments, compactness=_D.compactness,
@@ -423,7 +410,7 @@ def foreground_segmentation(
     """
     _validate(n_segments, compactness, color_sigma, boundary_sigma, spatial_sigma, optimize, graph_cut,
               smoothness, iterations, refine)
-    del seed  # deterministic
+    check_seed(seed, generator=True)  # checked for a uniform API; the method is deterministic
     scaled = prepare_image(image, channel_axis)
     lab = _features(scaled.data)
     source = lab

@@ -26,7 +26,7 @@ import warnings
 import numpy as np
 from scipy import ndimage
 
-from ._image import check_int, prepare_image
+from ._image import check_int, check_number, check_seed, prepare_image
 from .recipes import REGIONS
 
 __all__ = ["LINKAGES", "SUPERPIXELS", "region_segmentation"]
@@ -45,15 +45,6 @@ _MIN_SUPERPIXEL = 50
 # Felzenszwalb pre-smoothing and smallest segment (pixels).
 _FZ_SIGMA = 0.5
 _FZ_MIN = 20
-
-
-def _check_float(name, value, low, high=np.inf, *, low_open=True):
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    if ok:
-        ok = (value > low if low_open else value >= low) and value <= high
-    if not ok:
-        bracket = "(" if low_open else "["
-        raise ValueError(f"{name}={value!r} must be a number in {bracket}{low}, {high}]")
 
 
 def _check_choice(name, value, choices):
@@ -340,16 +331,14 @@ def region_segmentation(
     (2, True)
     """
     _check_choice("superpixels", superpixels, SUPERPIXELS)
-    _check_float("scale", scale, 0)
+    check_number("scale", scale, 0, low_open=True)
     check_int("n_segments", n_segments, low=2)
-    _check_float("compactness", compactness, 0)
+    check_number("compactness", compactness, 0, low_open=True)
     _check_choice("linkage", linkage, LINKAGES)
-    _check_float("threshold", threshold, 0)
-    _check_float("boundary_weight", boundary_weight, 0, low_open=False)
-    _check_float("min_size", min_size, 0, 1, low_open=False)
-    if min_size >= 1:
-        raise ValueError(f"min_size={min_size!r} must be a fraction of the image in [0, 1)")
-    del seed  # deterministic
+    check_number("threshold", threshold, 0, low_open=True)
+    check_number("boundary_weight", boundary_weight, 0)
+    check_number("min_size", min_size, 0, 1, high_open=True, hint="a fraction of the image")
+    check_seed(seed, generator=True)  # checked for a uniform API; the method is deterministic
     scaled = prepare_image(image, channel_axis)
     features = _features(scaled.data)
     segments = _oversegment(scaled, features, superpixels, scale, n_segments, compactness)
