@@ -254,12 +254,12 @@ def test_leftover_restarts_share_the_cores_on_large_images(monkeypatch):
     monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
     fit = prior._Fit(prepare_image(np.zeros((256, 256), np.float32)), np.zeros((1, 256, 256), np.float32), 1,
                      0.01, torch.device("cpu"), channels_last=True)
-    prior._run_threaded(fit, prior._generators(0, 3), 2, 2, None, 3)
+    prior._run_threaded(fit, _dip.generators(0, 3), 2, 2, None, 3)
     assert calls == [([0, 1], 2, 1), ([2], 1, 2)]
     calls.clear()
     small = prior._Fit(prepare_image(np.zeros((32, 32), np.float32)), np.zeros((1, 32, 32), np.float32), 1,
                        0.01, torch.device("cpu"), channels_last=True)
-    prior._run_threaded(small, prior._generators(0, 3), 2, 2, None, 3)
+    prior._run_threaded(small, _dip.generators(0, 3), 2, 2, None, 3)
     assert calls == [([0, 1], 2, 1), ([2], 1, 1)]
 
 

@@ -1,7 +1,8 @@
 """The Deep Image Prior network behind the prior, its seeded initialisation,
-and the allocator setting that keeps CPU training out of the page-fault path.
+and the thread and allocator settings that keep CPU training fast.
 
-Private helpers for :mod:`napari_dsp.prior`; they assume validated input.
+Private helpers for :mod:`napari_dsp.prior` and :mod:`napari_dsp.doubledip`;
+they assume validated input, except `check_max_size`.
 """
 
 import contextlib
@@ -9,10 +10,16 @@ import ctypes
 import math
 import threading
 
+import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["MIN_SIZE", "MULTIPLE", "NOISE_CHANNELS", "SkipNet", "init_restarts", "retained_heap"]
+from ._image import check_int
+
+__all__ = [
+    "MIN_SIZE", "MULTIPLE", "NOISE_CHANNELS", "SkipNet", "check_max_size", "generators", "init_restarts",
+    "one_thread_on_cpu", "padded_size", "retained_heap",
+]
 
 NOISE_CHANNELS = 2
 DOWN_CHANNELS = (8, 16, 32)
@@ -21,6 +28,42 @@ UP_CHANNELS = (8, 16, 32)
 # padding of the 3x3 convolutions needs at least 2 px at the deepest scale.
 MULTIPLE = 2 ** len(DOWN_CHANNELS)
 MIN_SIZE = 2 * MULTIPLE
+
+
+def padded_size(size: int) -> int:
+    """The side a network is fitted at: `size` padded up to a multiple of `MULTIPLE`, at least `MIN_SIZE`."""
+    return max(MIN_SIZE, math.ceil(size / MULTIPLE) * MULTIPLE)
+
+
+def check_max_size(max_size) -> None:
+    """Raise ``ValueError`` unless the working-size option is 0 (full resolution) or at least `MIN_SIZE`."""
+    check_int("max_size", max_size, low=0)
+    if 0 < max_size < MIN_SIZE:
+        raise ValueError(f"max_size={max_size} must be 0 (full resolution) or at least {MIN_SIZE}")
+
+
+def generators(seed, count: int) -> list:
+    """`count` CPU generators, one per network, all derived from `seed`."""
+    children = np.random.SeedSequence(seed).spawn(count)
+    return [torch.Generator().manual_seed(int(c.generate_state(1, np.uint64)[0])) for c in children]
+
+
+@contextlib.contextmanager
+def one_thread_on_cpu(device):
+    """One intra-op thread while fitting a single network on the CPU.
+
+    These small networks gain little from two threads, and lose tens of
+    times over when other processes load the cores (OpenMP's barriers).
+    """
+    if device.type != "cpu":
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _conv(in_channels, out_channels, kernel_size, groups, *, stride=1, bias=False):

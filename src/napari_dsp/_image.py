@@ -8,7 +8,7 @@ from typing import Optional
 import numpy as np
 
 __all__ = [
-    "ScaledImage", "channels_first", "check_channel_axis", "check_int", "check_number", "check_seed", "is_int",
+    "ScaledImage", "channels_first", "check_channel_axis", "check_choice", "check_int", "check_number", "check_seed", "is_int",
     "normalize_channel_axis", "prepare_image", "spatial_shape",
 ]
 
@@ -96,6 +96,21 @@ def _to_unit(values, low, high) -> np.ndarray:
 def is_int(value) -> bool:
     """Whether `value` is a Python or NumPy integer (booleans are not)."""
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def check_choice(name, value, choices):
+    """Raise ``ValueError`` unless option `name` is one of `choices` (strings, or None).
+
+    Examples
+    --------
+    >>> check_choice("rule", "border", ("saliency", "border"))
+    >>> check_choice("rule", "middle", ("saliency", "border"))
+    Traceback (most recent call last):
+    ...
+    ValueError: rule='middle' is not one of 'saliency', 'border'
+    """
+    if not isinstance(value, (str, type(None))) or value not in choices:
+        raise ValueError(f"{name}={value!r} is not one of {', '.join(map(repr, choices))}")
 
 
 def check_int(name, value, low=1):

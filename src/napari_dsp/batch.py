@@ -27,7 +27,7 @@ from typing import Optional
 
 import numpy as np
 
-from ._image import check_int, check_seed
+from ._image import check_choice, check_int, check_seed
 from .cli import InputError, _write_outputs, read_image
 from .recipes import FOREGROUND_RULES, PAPER, get_preset
 
@@ -377,8 +377,7 @@ def _check_options(*, method, preset, n_clusters, window, rule, iterations, rest
     check_int("window", window)
     if window % 2 == 0:
         raise ValueError(f"window={window} must be odd (1, 3, 5, 7, ...) so that the window is centred on its pixel")
-    if rule not in FOREGROUND_RULES:
-        raise ValueError(f"rule={rule!r} is not one of {', '.join(map(repr, FOREGROUND_RULES))}")
+    check_choice("rule", rule, FOREGROUND_RULES)
     prior = prior_recipe(method, recipe)
     iterations = prior.iterations if iterations is None else iterations
     restarts = prior.restarts if restarts is None else restarts
@@ -387,8 +386,7 @@ def _check_options(*, method, preset, n_clusters, window, rule, iterations, rest
     check_int("restarts", restarts)
     check_int("max_size", max_size, low=0)
     seed = check_seed(seed)
-    if device not in _DEVICES:
-        raise ValueError(f"device={device!r} is not one of {', '.join(map(repr, _DEVICES))}")
+    check_choice("device", device, _DEVICES)
     unknown = sorted(set(backprop_options or {}) - {f.name for f in fields(BackpropOptions)})
     if unknown:
         raise ValueError(f"backprop_options has no option {', '.join(map(repr, unknown))}")

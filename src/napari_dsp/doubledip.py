@@ -18,7 +18,6 @@ full resolution; the guided filter is a few box filters
 settings.
 """
 
-import contextlib
 import math
 from dataclasses import dataclass
 from typing import Callable, Optional
@@ -33,6 +32,7 @@ from skimage.transform import resize
 from . import _dip
 from ._device import resolve_device
 from ._image import check_int, check_number, check_seed, prepare_image
+from .prior import working_shape
 from .progress import Progress, report
 from .recipes import DOUBLE_DIP, DOUBLE_DIP_REFERENCE
 
@@ -225,9 +225,7 @@ def double_dip_segmentation(
     >>> result.mask.shape, int(result.mask[16, 16]), int(result.mask[2, 2])
     ((32, 32), 1, 0)
     """
-    check_int("max_size", max_size, low=0)
-    if 0 < max_size < _dip.MIN_SIZE:
-        raise ValueError(f"max_size={max_size} must be 0 (full size) or at least {_dip.MIN_SIZE}")
+    _dip.check_max_size(max_size)
     check_int("hint_iterations", hint_iterations, low=0)
     check_int("iterations", iterations, low=1)
     check_number("learning_rate", learning_rate, low=0, low_open=True)
@@ -247,18 +245,15 @@ def double_dip_segmentation(
         raise ValueError("hint contains NaN or infinite values")
     device = resolve_device(device)
 
-    from .prior import working_shape
-
     work = working_shape((height, width), max_size)
     data = scaled.data
     if work != (height, width):
         data = resize(data, (data.shape[0], *work), order=1, anti_aliasing=True).astype(np.float32)
         hint = resize(hint, work, order=1, anti_aliasing=True)
     foreground_hint, background_hint = _hints(hint)
-    padded = tuple(max(_dip.MIN_SIZE, math.ceil(n / _dip.MULTIPLE) * _dip.MULTIPLE) for n in work)
+    padded = tuple(_dip.padded_size(n) for n in work)
 
-    generators = [torch.Generator().manual_seed(int(s.generate_state(1, np.uint64)[0]))
-                  for s in np.random.SeedSequence(seed).spawn(4)]
+    generators = _dip.generators(seed, 4)
     channels = data.shape[0]
     nets = [_dip.SkipNet(channels), _dip.SkipNet(channels), _dip.SkipNet(1)]
     noises = [_dip.init_restarts(net, [g], *padded) for net, g in zip(nets, generators)]
@@ -279,24 +274,9 @@ def double_dip_segmentation(
             outputs.append(net(noise + jitter)[crop])
         return outputs
 
-    with _one_thread_on_cpu(device):
+    with _dip.one_thread_on_cpu(device):
         return _fit(nets, noises, forward, target, fg_hint, bg_hint, mask_hint, scaled, (height, width), work,
                     hint_iterations, iterations, learning_rate, stop_psnr, callback)
-
-
-@contextlib.contextmanager
-def _one_thread_on_cpu(device):
-    """One intra-op thread on the CPU: these small networks gain little from two, and lose tens of times over
-    when other processes load the cores (OpenMP barriers), as the prior does (`napari_dsp.prior`)."""
-    if device.type != "cpu":
-        yield
-        return
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _fit(nets, noises, forward, target, fg_hint, bg_hint, mask_hint, scaled, shape, work, hint_iterations,

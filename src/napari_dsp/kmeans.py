@@ -14,7 +14,7 @@ from numpy.typing import ArrayLike
 from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.cluster import KMeans
 
-from ._image import check_seed, is_int, prepare_image
+from ._image import check_choice, check_seed, is_int, prepare_image
 from .recipes import FOREGROUND_RULES, PAPER
 
 _PAPER = PAPER.kmeans
@@ -221,8 +221,7 @@ def foreground_background(
     >>> int(mask[10, 10]), int(mask[0, 0])
     (1, 0)
     """
-    if rule not in FOREGROUND_RULES:
-        raise ValueError(f"rule={rule!r} is not one of {', '.join(map(repr, FOREGROUND_RULES))}")
+    check_choice("rule", rule, FOREGROUND_RULES)
     labels = kmeans_segmentation(
         image, 2, window=window, channel_axis=channel_axis, seed=seed,
         max_samples=max_samples, n_init=n_init,

@@ -7,7 +7,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ._device import resolve_device
-from ._image import normalize_channel_axis, spatial_shape
+from ._image import check_choice, normalize_channel_axis, spatial_shape
 from .backprop import BackpropOptions, backprop_segmentation, check_backprop_options
 from .kmeans import check_parameters, foreground_background, kmeans_segmentation
 from .prior import deep_segmentation_prior
@@ -172,8 +172,7 @@ def segment(
         check_backprop_options(array.shape, channel_axis=channel_axis, guide_shape=array.shape, **backprop_options)
     elif method in ("kmeans", "kmeans-foreground"):
         check_parameters(spatial_shape(array.shape, channel_axis), n_clusters if method == "kmeans" else 2, window)
-        if rule not in FOREGROUND_RULES:
-            raise ValueError(f"rule={rule!r} is not one of {', '.join(map(repr, FOREGROUND_RULES))}")
+        check_choice("rule", rule, FOREGROUND_RULES)
     recipe = prior_recipe(method, get_preset(preset))
     iterations = recipe.iterations if iterations is None else iterations
     restarts = recipe.restarts if restarts is None else restarts
@@ -212,16 +211,19 @@ def segment(
         # Measured better on the image than on the prior (docs/results.md, section 6): the prior merges
         # the small regions people draw. It is still computed, for the user to compare.
         labels = region_segmentation(array, channel_axis=channel_axis, seed=seed)
-    else:
+    elif method == "foreground":
         from .foreground import foreground_segmentation
 
         found = foreground_segmentation(array, prior=prior, channel_axis=channel_axis, seed=seed)
         labels, saliency = found.mask.astype(np.int32), found.saliency.astype(np.float32)
-        if method == "doubledip":
-            from .doubledip import double_dip_segmentation
+    else:
+        from .doubledip import double_dip_segmentation
+        from .foreground import saliency_map
 
-            labels = double_dip_segmentation(array, hint=saliency, channel_axis=channel_axis, device=device,
-                                             seed=seed, callback=callback).mask
+        # Double-DIP needs only the hint, not the foreground method's graph cut.
+        saliency = saliency_map(prior, channel_axis=channel_axis).astype(np.float32)
+        labels = double_dip_segmentation(array, hint=saliency, channel_axis=channel_axis, device=device,
+                                         seed=seed, callback=callback).mask
     return Segmentation(prior, labels, parameters, saliency)
 
 

@@ -21,7 +21,7 @@ from skimage.transform import resize
 
 from . import _dip
 from ._device import resolve_device
-from ._image import check_channel_axis, check_int, check_number, check_seed, prepare_image, spatial_shape
+from ._image import check_channel_axis, check_choice, check_int, check_number, check_seed, prepare_image, spatial_shape
 from .progress import Progress, report
 from .recipes import PriorRecipe, get_preset
 
@@ -32,12 +32,6 @@ STRATEGIES = ("auto", "sequential", "threads", "batched")
 
 class _Stopped(Exception):
     """Unwinds a worker thread after the calling thread stopped the fit."""
-
-
-def _generators(seed, restarts):
-    """One CPU generator per restart, all derived from `seed`."""
-    children = np.random.SeedSequence(seed).spawn(restarts)
-    return [torch.Generator().manual_seed(int(c.generate_state(1, np.uint64)[0])) for c in children]
 
 
 # Below this many padded pixels a network's operators are too small to split
@@ -83,10 +77,6 @@ def working_shape(shape, max_size) -> tuple:
     return (max(2, round(height * factor)), max(2, round(width * factor)))
 
 
-def _padded_size(size):
-    return max(_dip.MIN_SIZE, math.ceil(size / _dip.MULTIPLE) * _dip.MULTIPLE)
-
-
 class _Fit:
     """What every restart shares: the target, the settings, and the outputs so far.
 
@@ -102,7 +92,7 @@ class _Fit:
         self.learning_rate = learning_rate
         self.device = device
         self.channels_last = channels_last
-        self.padded = (_padded_size(height), _padded_size(width))
+        self.padded = (_dip.padded_size(height), _dip.padded_size(width))
         self.working_shape = (height, width)
         self.target = torch.from_numpy(target).to(device)[None]
         self._lock = threading.Lock()
@@ -274,9 +264,7 @@ def _resolve(preset, iterations, restarts, learning_rate, max_size) -> PriorReci
         ("iterations", iterations), ("restarts", restarts), ("learning_rate", learning_rate), ("max_size", max_size))}
     check_int("iterations", values["iterations"])
     check_int("restarts", values["restarts"])
-    check_int("max_size", values["max_size"], low=0)
-    if 0 < values["max_size"] < _dip.MIN_SIZE:
-        raise ValueError(f"max_size={values['max_size']} must be 0 (full resolution) or at least {_dip.MIN_SIZE}")
+    _dip.check_max_size(values["max_size"])
     check_number("learning_rate", values["learning_rate"], 0, low_open=True, hint="e.g. 0.01")
     return PriorRecipe(**values)
 
@@ -284,7 +272,7 @@ def _resolve(preset, iterations, restarts, learning_rate, max_size) -> PriorReci
 def _fitting_shape(shape, max_size, available):
     """The working shape for `max_size`, shrunk further if one network would not fit in memory."""
     height, width = working_shape(shape, max_size)
-    if available is None or 2 * _BYTES_PER_PIXEL * _padded_size(height) * _padded_size(width) <= available:
+    if available is None or 2 * _BYTES_PER_PIXEL * _dip.padded_size(height) * _dip.padded_size(width) <= available:
         return (height, width)
     side = int(math.sqrt(available / (2 * _BYTES_PER_PIXEL) * max(height, width) / min(height, width)))
     shrunk = working_shape((height, width), max(_dip.MIN_SIZE, side - _dip.MULTIPLE))
@@ -398,8 +386,7 @@ def deep_segmentation_prior(
     """
     recipe = _resolve(preset, iterations, restarts, learning_rate, max_size)
     iterations, restarts, learning_rate = recipe.iterations, recipe.restarts, recipe.learning_rate
-    if strategy not in STRATEGIES:
-        raise ValueError(f"strategy={strategy!r} is not one of {', '.join(map(repr, STRATEGIES))}")
+    check_choice("strategy", strategy, STRATEGIES)
     if callback is not None and not callable(callback):
         raise ValueError(f"callback={callback!r} is not callable; pass a function or None")
     seed = check_seed(seed)
@@ -419,7 +406,7 @@ def deep_segmentation_prior(
         # between the net's many small operators stall badly (tens of times
         # slower) when other processes load the cores.
         strategy = "batched" if device.type != "cpu" else "threads"
-    generators = _generators(seed, restarts)
+    generators = _dip.generators(seed, restarts)
     total = iterations * restarts
     with _dip.retained_heap() if device.type == "cpu" else contextlib.nullcontext():
         if strategy == "threads":
@@ -498,12 +485,12 @@ def estimate_prior(
     device = resolve_device(device)
     available = _available_bytes(device)
     height, width = _fitting_shape(spatial_shape(shape, channel_axis), recipe.max_size, available)
-    padded = (_padded_size(height), _padded_size(width))
+    padded = (_dip.padded_size(height), _dip.padded_size(width))
     side = min(96, max(padded))
     sample = _Fit(prepare_image(np.zeros((side, side, channels), np.float32), -1), np.zeros(
         (channels, side, side), np.float32), 3, recipe.learning_rate, device, channels_last=device.type == "cpu")
     times = []
-    net, noise = sample.build(_generators(0, 1))
+    net, noise = sample.build(_dip.generators(0, 1))
     previous = time.perf_counter()
 
     def on_step(loss):
@@ -513,14 +500,9 @@ def estimate_prior(
         times.append(now - previous)
         previous = now
 
-    with contextlib.ExitStack() as stack:
-        if device.type == "cpu":
-            # Time one network on one core, as the fit trains them (see _run_threaded).
-            n_threads = torch.get_num_threads()
-            torch.set_num_threads(1)
-            stack.callback(torch.set_num_threads, n_threads)
+    with _dip.one_thread_on_cpu(device):  # one network on one core, as the fit trains them (_run_threaded)
         sample.train(0, net, noise, on_step)
-    per_pixel = min(times[1:]) / (_padded_size(side) ** 2)
+    per_pixel = min(times[1:]) / (_dip.padded_size(side) ** 2)
     if device.type == "cpu":
         workers = _concurrent_restarts(min(torch.get_num_threads(), recipe.restarts), padded, available)
         rounds = math.ceil(recipe.restarts / workers)

@@ -26,7 +26,7 @@ import warnings
 import numpy as np
 from scipy import ndimage
 
-from ._image import check_int, check_number, check_seed, prepare_image
+from ._image import check_choice, check_int, check_number, check_seed, prepare_image
 from .recipes import REGIONS
 
 __all__ = ["LINKAGES", "SUPERPIXELS", "region_segmentation"]
@@ -45,11 +45,6 @@ _MIN_SUPERPIXEL = 50
 # Felzenszwalb pre-smoothing and smallest segment (pixels).
 _FZ_SIGMA = 0.5
 _FZ_MIN = 20
-
-
-def _check_choice(name, value, choices):
-    if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{name}={value!r} is not known; use one of {', '.join(map(repr, choices))}")
 
 
 def _features(chw):
@@ -330,11 +325,11 @@ def region_segmentation(
     >>> int(labels.max()), bool(labels[0, 0] != labels[0, -1])
     (2, True)
     """
-    _check_choice("superpixels", superpixels, SUPERPIXELS)
+    check_choice("superpixels", superpixels, SUPERPIXELS)
     check_number("scale", scale, 0, low_open=True)
     check_int("n_segments", n_segments, low=2)
     check_number("compactness", compactness, 0, low_open=True)
-    _check_choice("linkage", linkage, LINKAGES)
+    check_choice("linkage", linkage, LINKAGES)
     check_number("threshold", threshold, 0, low_open=True)
     check_number("boundary_weight", boundary_weight, 0)
     check_number("min_size", min_size, 0, 1, high_open=True, hint="a fraction of the image")
