@@ -3,6 +3,7 @@ import pytest
 
 from napari_dsp.pipeline import Segmentation, segment
 from napari_dsp.progress import Cancelled
+from napari_dsp.recipes import FAST
 
 
 def test_kmeans_recovers_regions_and_reports_progress(noisy_regions, region_ious):
@@ -78,7 +79,7 @@ def test_fast_preset_segments_at_reduced_working_size(noisy_regions, region_ious
     big = np.kron(image, np.ones((5, 5, 1), np.float32))  # 320 x 320, above the preset's 256 px
     result = segment(big, method="kmeans", preset="fast", n_clusters=3, channel_axis=-1, seed=0, iterations=40)
     assert result.parameters["preset"] == "fast" and result.parameters["max_size"] == 256
-    assert result.parameters["restarts"] == 3 and result.prior.shape == big.shape
+    assert result.parameters["restarts"] == FAST.foreground_prior.restarts and result.prior.shape == big.shape
     assert region_ious(result.labels, np.kron(truth, np.ones((5, 5), truth.dtype))).min() > 0.85
 
 

@@ -105,7 +105,7 @@ class BackpropOptions:
         Examples
         --------
         >>> BackpropOptions.from_preset("fast", max_iterations=None).scale
-        0.25
+        0.5
         """
         recipe = asdict(get_preset(preset).backprop)
         return cls(**{**recipe, **{name: value for name, value in options.items() if value is not None}})
@@ -314,7 +314,7 @@ def backprop_segmentation(
     preset : {"paper", "fast"}, optional
         Where the options left at None come from (`napari_dsp.recipes`):
         ``"paper"`` is the paper's recipe (full size, 100 features, up to
-        1000 iterations); ``"fast"`` fits a quarter-size image with fewer
+        1000 iterations); ``"fast"`` fits a half-size image with fewer
         features and iterations.
     n_segments, compactness : int, float, optional
         SLIC parameters (paper: 1000 and 10). Three-channel guides are
