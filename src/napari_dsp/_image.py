@@ -8,8 +8,8 @@ from typing import Optional
 import numpy as np
 
 __all__ = [
-    "ScaledImage", "channels_first", "check_channel_axis", "check_choice", "check_int", "check_number", "check_seed", "is_int",
-    "normalize_channel_axis", "prepare_image", "spatial_shape",
+    "ScaledImage", "channels_first", "check_channel_axis", "check_choice", "check_int", "check_number", "check_seed",
+    "is_int", "normalize_channel_axis", "prepare_image", "spatial_shape",
 ]
 
 SEED_BOUND = 2**63

@@ -394,8 +394,8 @@ def _check_options(*, method, preset, n_clusters, window, rule, iterations, rest
         backprop_options = asdict(BackpropOptions.from_preset(preset, **(backprop_options or {})))
     return {
         "method": method, "preset": preset, "n_clusters": n_clusters, "window": window, "rule": rule,
-        "iterations": iterations,
-        "restarts": restarts, "max_size": max_size, "device": None if device == "auto" else device, "seed": seed,
+        "iterations": iterations, "restarts": restarts, "max_size": max_size,
+        "device": None if device == "auto" else device, "seed": seed,
         "backprop_options": backprop_options if method == "backprop" else None,
     }
 

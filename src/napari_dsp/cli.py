@@ -223,18 +223,16 @@ def _write_outputs(folder, name, image, channel_axis, result, parameters):
     import imageio.v3 as iio
     import tifffile
 
+    from ._provenance import write_tiff
+
     folder.mkdir(parents=True, exist_ok=True)
     paths = {key: folder / f"{name}_{key}" for key in (
         "prior.tif", "prior.png", "labels.tif", "labels.png", "overlay.png", "parameters.json")}
     # The provenance the napari plugin's TIFF writer stores too: opened in napari, the files say what made them.
-    def description(kind):
-        return json.dumps({"napari_dsp": {"kind": kind, "source": name, "parameters": parameters,
-                                          "version": __version__}})
-
-    tifffile.imwrite(paths["prior.tif"], result.prior, description=description("prior"), metadata=None)
+    write_tiff(paths["prior.tif"], result.prior, {"kind": "prior", "source": name, "parameters": parameters})
     iio.imwrite(paths["prior.png"], _displayable(result.prior, image.dtype))
-    tifffile.imwrite(paths["labels.tif"], result.labels, description=description(parameters.get("method", "labels")),
-                     metadata=None)
+    write_tiff(paths["labels.tif"], result.labels,
+               {"kind": parameters.get("method", "labels"), "source": name, "parameters": parameters})
     label_dtype = np.uint8 if result.labels.max() < 256 else np.uint16
     iio.imwrite(paths["labels.png"], result.labels.astype(label_dtype))
     iio.imwrite(paths["overlay.png"], _overlay(image, channel_axis, result.labels))

@@ -87,11 +87,11 @@ def segment(
         (`kmeans_segmentation`). ``"foreground"``: the object-level
         foreground (`napari_dsp.foreground.foreground_segmentation`:
         boundary-connectivity saliency of the prior, then a graph cut on the
-        image), the best measured foreground. ``"regions"``: regions merged on a superpixel graph of
-        the image, their number chosen per image
+        image), the best measured foreground. ``"regions"``: regions merged
+        on a superpixel graph of the image, their number chosen per image
         (`napari_dsp.regions.region_segmentation`; on the image rather than
-        the prior, which measured worse). ``"kmeans-foreground"``:
-        the paper's 2-class KMeans split of the prior
+        the prior, which measured worse). ``"kmeans-foreground"``: the
+        paper's 2-class KMeans split of the prior
         (`foreground_background`, with `rule`). ``"backprop"``: an unknown
         number of classes by self-training a CNN with SLIC superpixels
         computed on the prior (`backprop_segmentation`, the paper's section

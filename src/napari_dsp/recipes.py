@@ -16,8 +16,9 @@ Examples
 from dataclasses import dataclass, field
 
 __all__ = [
-    "FOREGROUND", "FOREGROUND_RULES", "METHODS", "REGIONS", "DOUBLE_DIP", "DOUBLE_DIP_REFERENCE", "FAST", "LOW_PASS_KEEP", "PAPER", "PRESETS", "BackpropRecipe",
-    "DoubleDIPRecipe", "ForegroundRecipe", "KMeansRecipe", "RegionRecipe", "PriorRecipe", "Recipe", "get_preset",
+    "DOUBLE_DIP", "DOUBLE_DIP_REFERENCE", "FAST", "FOREGROUND", "FOREGROUND_RULES", "LOW_PASS_KEEP", "METHODS",
+    "PAPER", "PRESETS", "REGIONS", "BackpropRecipe", "DoubleDIPRecipe", "ForegroundRecipe", "KMeansRecipe",
+    "PriorRecipe", "Recipe", "RegionRecipe", "get_preset",
 ]
 
 
@@ -126,6 +127,7 @@ PAPER = Recipe(
 )
 """The settings of the DSP paper and of the authors' code (SPEC sections 1-3)."""
 
+
 @dataclass(frozen=True)
 class ForegroundRecipe:
     """Settings of `napari_dsp.foreground.foreground_segmentation` (see its parameters).
@@ -199,7 +201,7 @@ FAST = Recipe(
     # Half size rather than a quarter: +0.024 DFC mIoU on 50 BSDS500 images (docs/backprop-ablation.md).
     backprop=BackpropRecipe(scale=0.5, n_features=32, max_iterations=200),
 )
-"""Settings for interactive use, chosen from the measured curves in docs/results.md and docs/backprop-ablation.md."""
+"""Settings for interactive use, chosen from measured curves (docs/results.md, docs/backprop-ablation.md)."""
 
 PRESETS = {recipe.name: recipe for recipe in (PAPER, FAST)}
 """Every preset by name."""

@@ -8,7 +8,7 @@ import pytest
 napari = pytest.importorskip("napari")
 
 from widget_helpers import (
-    PLUGIN, WAIT_MS, blobs, click_and_wait, open_widget, small_backprop, small_prior, three_regions,
+    WAIT_MS, blobs, click_and_wait, open_widget, small_backprop, small_prior, start_long_prior, three_regions,
 )
 
 
@@ -92,15 +92,6 @@ def test_second_run_on_the_same_output_writes_elsewhere(viewer, qtbot):
 
 
 # --- stopping ---------------------------------------------------------------------------------------
-
-def start_long_prior(viewer, qtbot):
-    viewer.add_image(blobs()[0], name="blob")
-    dock, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Deep Segmentation Prior")
-    small_prior(widget, iterations=100_000, restarts=1)
-    widget.run_button.native.click()
-    qtbot.waitUntil(lambda: "blob prior" in viewer.layers, timeout=WAIT_MS)  # the live preview
-    return dock, widget
-
 
 def test_closing_the_dock_stops_its_run(viewer, qtbot):
     dock, widget = start_long_prior(viewer, qtbot)

@@ -6,7 +6,8 @@ import pytest
 napari = pytest.importorskip("napari")
 
 from widget_helpers import (
-    PLUGIN, WAIT_MS, blobs, click_and_wait, open_widget, small_backprop, small_prior, three_regions,
+    PLUGIN, WAIT_MS, blobs, click_and_wait, open_widget, small_backprop, small_prior, start_long_prior,
+    three_regions,
 )
 
 # --- Deep Segmentation Prior ---------------------------------------------------------------------
@@ -33,12 +34,8 @@ def test_prior_widget_adds_prior_like_the_image(viewer, qtbot):
 
 
 def test_cancel_mid_fit_stops_quickly_and_restores(viewer, qtbot):
-    viewer.add_image(blobs()[0], name="blob")
-    widget = open_widget(viewer, "Deep Segmentation Prior")
-    small_prior(widget, iterations=100_000, restarts=1)
-    widget.run_button.native.click()
+    _dock, widget = start_long_prior(viewer, qtbot)
     qtbot.waitUntil(lambda: widget.progress.value >= 2, timeout=WAIT_MS)
-    qtbot.waitUntil(lambda: "blob prior" in viewer.layers, timeout=WAIT_MS)  # the live preview
     assert not widget.run_button.enabled
     widget.cancel_button.native.click()
     qtbot.waitUntil(lambda: not widget.running, timeout=5_000)
@@ -440,10 +437,7 @@ def test_writer_saves_labels_and_prior_with_provenance(viewer, qtbot, tmp_path):
 # --- Activity dock and GPU choice ----------------------------------------------------------------
 
 def test_progress_is_also_in_the_activity_dock(viewer, qtbot):
-    viewer.add_image(blobs()[0], name="blob")
-    widget = open_widget(viewer, "Deep Segmentation Prior")
-    small_prior(widget, iterations=100_000, restarts=1)
-    widget.run_button.native.click()
+    _dock, widget = start_long_prior(viewer, qtbot)
     qtbot.waitUntil(lambda: widget.progress.value >= 2, timeout=WAIT_MS)
     activity = widget.activity
     assert isinstance(activity, napari.utils.progress) and activity.total == widget.progress.max

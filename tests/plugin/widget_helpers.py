@@ -51,3 +51,13 @@ def small_backprop(widget, iterations=4):
     widget.warmup.value = 1
     widget.n_features.value = 16
     widget.device.value = "cpu"
+
+
+def start_long_prior(viewer, qtbot):
+    """Start a prior fit on a "blob" image that runs until cancelled; return the dock and the widget."""
+    viewer.add_image(blobs()[0], name="blob")
+    dock, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Deep Segmentation Prior")
+    small_prior(widget, iterations=100_000, restarts=1)
+    widget.run_button.native.click()
+    qtbot.waitUntil(lambda: "blob prior" in viewer.layers, timeout=WAIT_MS)  # the live preview
+    return dock, widget

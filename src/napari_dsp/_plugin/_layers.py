@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 
+from .._provenance import METADATA_KEY
+
 if TYPE_CHECKING:
     import napari
 
-METADATA_KEY = "napari_dsp"
 PRIOR = "prior"
 SALIENCY = "saliency"
 CHANNEL_LABELS = {"c", "ch", "channel", "channels"}

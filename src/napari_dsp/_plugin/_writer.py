@@ -1,8 +1,7 @@
 """Save Labels and priors as TIFF with their provenance: the plugin's metadata and the napari-dsp version."""
 
-import json
-
-import numpy as np
+from .._provenance import METADATA_KEY
+from .._provenance import write_tiff as _write_tiff
 
 
 def write_tiff(path: str, data, attributes: dict) -> list:
@@ -12,12 +11,5 @@ def write_tiff(path: str, data, attributes: dict) -> list:
     parameters) plus ``version``; for layers the plugin did not make, just
     the version.
     """
-    import tifffile
-
-    from .. import __version__
-    from ._layers import METADATA_KEY
-
-    provenance = dict(attributes.get("metadata", {}).get(METADATA_KEY) or {}, version=__version__)
-    description = json.dumps({METADATA_KEY: provenance}, default=str)
-    tifffile.imwrite(path, np.asarray(data), description=description, metadata=None)
+    _write_tiff(path, data, attributes.get("metadata", {}).get(METADATA_KEY) or {})
     return [path]

@@ -201,11 +201,10 @@ def plan_jobs(
             settings = {"window": window, "seed": seed, **kmeans_settings}
             if "prior" in family:
                 settings["prior"] = prior_settings
-            if task == "foreground":
-                settings["rule"] = "saliency" if family.endswith("saliency") else "border"
             if family == "kmeans-lowpass":
                 settings["keep"] = LOW_PASS_KEEP
             if task == "foreground":
+                settings["rule"] = "saliency" if family.endswith("saliency") else "border"
                 jobs.append(BenchmarkJob(family, family, settings))
             else:
                 jobs.extend(BenchmarkJob(f"{family}-k{k}", family, {**settings, "k": k}) for k in n_clusters)
