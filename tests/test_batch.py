@@ -152,13 +152,22 @@ def test_find_images(tmp_path):
 @pytest.mark.parametrize(
     "option, message",
     [({"method": "watershed"}, "method='watershed' is unknown"), ({"window": 4}, "window=4 must be odd"),
-     ({"n_workers": 2, "scheduler": "tcp://127.0.0.1:1"}, "leave it None"), ({"retries": -1}, "retries=-1")],
+     ({"n_workers": 2, "scheduler": "tcp://127.0.0.1:1"}, "leave it None"), ({"retries": -1}, "retries=-1"),
+     ({"method": "regions", "region_options": {"min_size": 2}}, "min_size=2")],
 )
 def test_bad_options_fail_before_any_work(tmp_path, option, message):
     iio.imwrite(tmp_path / "a.png", _grey((24, 32), seed=0))
     with pytest.raises(ValueError, match=message):
         segment_files(tmp_path / "a.png", tmp_path / "out", **option)
     assert not (tmp_path / "out").exists()
+
+
+def test_config_regions_become_region_options(tmp_path):
+    from napari_dsp.batch import load_settings
+
+    path = tmp_path / "a_parameters.json"
+    path.write_text(json.dumps({"input": "a.png", "method": "regions", "regions": {"threshold": 12}}))
+    assert load_settings(path) == {"method": "regions", "region_options": {"threshold": 12}}
 
 
 def test_missing_dask_is_one_line_with_the_fix(tmp_path, monkeypatch, capsys):

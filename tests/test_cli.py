@@ -211,3 +211,23 @@ def test_segment_tiffs_carry_provenance_and_config_reruns_them(tmp_path):
     first, second = (json.loads((d / "coffee_parameters.json").read_text()) for d in (out, again))
     assert first == second
     np.testing.assert_array_equal(tifffile.imread(out / "coffee_labels.tif"), tifffile.imread(again / "coffee_labels.tif"))
+
+
+def test_region_options_are_recorded_and_a_config_reruns_them(tmp_path, capsys):
+    import json
+
+    path = tmp_path / "grey.png"
+    iio.imwrite(path, _square((24, 24), np.uint8, 0, 255))
+    fast = ["--iterations", "2", "--restarts", "1", "--seed", "0", "--device", "cpu"]
+    assert main(["segment", str(path), "--method", "regions", "--merge-threshold", "3.5", "--smallest-region",
+                 "0.01", *fast, "--out", str(tmp_path / "first")]) == 0
+    recorded = json.loads((tmp_path / "first" / "grey_parameters.json").read_text())["regions"]
+    assert recorded["threshold"] == 3.5 and recorded["min_size"] == 0.01
+    assert main(["segment", str(path), "--config", str(tmp_path / "first" / "grey_parameters.json"),
+                 "--merge-threshold", "7", "--out", str(tmp_path / "again")]) == 0
+    again = json.loads((tmp_path / "again" / "grey_parameters.json").read_text())["regions"]
+    assert again["threshold"] == 7 and again["min_size"] == 0.01  # the command line overrides the file
+    capsys.readouterr()
+    code, err = _run_failing(["segment", str(path), "--method", "regions", "--merge-threshold", "0",
+                              "--out", str(tmp_path / "bad")], capsys)
+    assert code == 2 and "threshold=0.0 must be a finite number > 0" in err

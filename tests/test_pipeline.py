@@ -1,9 +1,11 @@
+from dataclasses import asdict
+
 import numpy as np
 import pytest
 
 from napari_dsp.pipeline import Segmentation, segment
 from napari_dsp.progress import Cancelled
-from napari_dsp.recipes import FAST
+from napari_dsp.recipes import FAST, REGIONS
 
 
 def test_kmeans_recovers_regions_and_reports_progress(noisy_regions, region_ious):
@@ -86,3 +88,31 @@ def test_fast_preset_segments_at_reduced_working_size(noisy_regions, region_ious
 def test_unknown_preset_fails_before_the_prior():
     with pytest.raises(ValueError, match="preset='quick' is unknown"):
         segment(np.zeros((20, 20)), preset="quick", callback=lambda p: pytest.fail("the prior started"))
+
+
+def _blocks():
+    """A 4 x 6 grid of 10-pixel blocks of random grey levels: how many regions survive depends on the threshold."""
+    rng = np.random.default_rng(0)
+    return np.kron(rng.random((4, 6)), np.ones((10, 10))).astype(np.float32)
+
+
+def test_region_options_reach_the_region_method_and_are_recorded():
+    common = dict(method="regions", iterations=2, restarts=1, seed=0, device="cpu")
+    fine = segment(_blocks(), region_options={"threshold": 0.5}, **common)
+    coarse = segment(_blocks(), region_options={"threshold": 1000}, **common)
+    default = segment(_blocks(), **common)
+    assert fine.labels.max() > default.labels.max() > coarse.labels.max() == 1
+    assert fine.parameters["regions"] == {**asdict(REGIONS), "threshold": 0.5}
+    assert default.parameters["regions"] == asdict(REGIONS)
+
+
+@pytest.mark.parametrize(
+    "options, error, message",
+    [({"threshold": 0}, ValueError, "threshold=0"), ({"min_size": 1.0}, ValueError, "min_size=1.0"),
+     ({"seed": 1}, ValueError, "may not set 'seed'"), ({"thresh": 1}, TypeError, "no option 'thresh'")],
+)
+def test_bad_region_options_fail_before_the_prior(options, error, message):
+    steps = []
+    with pytest.raises(error, match=message):
+        segment(_blocks(), method="regions", region_options=options, iterations=2, restarts=1, callback=steps.append)
+    assert steps == []

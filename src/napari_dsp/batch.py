@@ -29,7 +29,7 @@ import numpy as np
 
 from ._image import check_choice, check_int, check_seed
 from .cli import InputError, _write_outputs, read_image
-from .recipes import FOREGROUND_RULES, PAPER, get_preset
+from .recipes import FOREGROUND_RULES, PAPER, REGIONS, get_preset
 
 __all__ = ["BatchItem", "BatchResult", "IMAGE_SUFFIXES", "RETRIES", "find_images", "load_settings", "segment_files"]
 
@@ -175,8 +175,9 @@ def load_settings(path) -> dict:
     path : str or pathlib.Path
         A JSON object with any of the keys ``method``, ``preset``,
         ``n_clusters``, ``window``, ``iterations``, ``restarts``,
-        ``max_size``, ``seed``, ``device`` and
-        ``backprop`` (the options of `napari_dsp.backprop.backprop_segmentation`).
+        ``max_size``, ``seed``, ``device``,
+        ``backprop`` (the options of `napari_dsp.backprop.backprop_segmentation`)
+        and ``regions`` (those of `napari_dsp.regions.region_segmentation`).
         Keys that describe one image (``input``, ``plane``, ``planes``,
         ``channel_axis``) are ignored.
 
@@ -184,7 +185,7 @@ def load_settings(path) -> dict:
     -------
     dict
         Keyword arguments of `segment_files` (``backprop`` becomes
-        ``backprop_options``).
+        ``backprop_options``, ``regions`` becomes ``region_options``).
 
     Raises
     ------
@@ -208,7 +209,7 @@ def load_settings(path) -> dict:
     if not isinstance(values, dict):
         raise ValueError(f"config {path}: expected a JSON object of settings, got {type(values).__name__}")
     allowed = ("method", "preset", "n_clusters", "window", "rule", "iterations", "restarts", "max_size", "seed",
-               "device", "backprop")
+               "device", "backprop", "regions")
     unknown = sorted(set(values) - set(allowed) - set(_IMAGE_KEYS))
     if unknown:
         raise ValueError(f"config {path}: unknown key {', '.join(map(repr, unknown))}; use {', '.join(allowed)}")
@@ -217,6 +218,8 @@ def load_settings(path) -> dict:
         # A parameters.json records how many pixels were scribbled; a batch has no scribbles.
         options = {k: v for k, v in settings.pop("backprop").items() if k != "scribbled_pixels"}
         settings["backprop_options"] = options
+    if "regions" in settings:
+        settings["region_options"] = settings.pop("regions")
     return settings
 
 
@@ -235,6 +238,7 @@ def segment_files(
     device=None,
     seed: Optional[int] = None,
     backprop_options: Optional[dict] = None,
+    region_options: Optional[dict] = None,
     scheduler: Optional[str] = None,
     n_workers: Optional[int] = None,
     retries: int = RETRIES,
@@ -263,6 +267,8 @@ def segment_files(
     method, preset, n_clusters, window, rule, iterations, restarts, max_size, device, seed, backprop_options
         As in `napari_dsp.pipeline.segment`; every image gets the same
         `seed`. `device` is resolved on each worker (None: its best).
+    region_options : dict, optional
+        As in `napari_dsp.pipeline.segment`, for ``method="regions"``.
     scheduler : str or None, optional
         Address of a running Dask scheduler, e.g. ``"tcp://10.0.0.1:8786"``.
         None starts a `distributed.LocalCluster` for this call.
@@ -304,6 +310,7 @@ def segment_files(
     options = _check_options(
         method=method, preset=preset, n_clusters=n_clusters, window=window, rule=rule, iterations=iterations,
         restarts=restarts, max_size=max_size, device=device, seed=seed, backprop_options=backprop_options,
+        region_options=region_options,
     )
     if scheduler is not None and not isinstance(scheduler, str):
         raise ValueError(f"scheduler={scheduler!r} must be an address such as 'tcp://host:8786', or None")
@@ -361,14 +368,14 @@ def _import_distributed():
 
 
 def _check_options(*, method, preset, n_clusters, window, rule, iterations, restarts, max_size, device, seed,
-                   backprop_options):
+                   backprop_options, region_options=None):
     """The options of `segment` every task gets, checked as far as they do not depend on an image.
 
     Defaults are filled in from the preset, so that the same settings given
     either way hash alike (a re-run with a parameters.json as config skips).
     """
     from .backprop import BackpropOptions
-    from .pipeline import METHODS, prior_recipe
+    from .pipeline import METHODS, checked_region_options, prior_recipe
 
     if method not in METHODS:
         raise ValueError(f"method={method!r} is unknown; choose one of {', '.join(map(repr, METHODS))}")
@@ -392,12 +399,17 @@ def _check_options(*, method, preset, n_clusters, window, rule, iterations, rest
         raise ValueError(f"backprop_options has no option {', '.join(map(repr, unknown))}")
     if method == "backprop":  # BackpropOptions checks the values that do not depend on the image
         backprop_options = asdict(BackpropOptions.from_preset(preset, **(backprop_options or {})))
-    return {
+    options = {
         "method": method, "preset": preset, "n_clusters": n_clusters, "window": window, "rule": rule,
         "iterations": iterations, "restarts": restarts, "max_size": max_size,
         "device": None if device == "auto" else device, "seed": seed,
         "backprop_options": backprop_options if method == "backprop" else None,
     }
+    if method == "regions":
+        # Filled in, so that the same settings given either way hash alike; absent for the other
+        # methods, so that their hashes (and finished outputs) stay what they were.
+        options["region_options"] = {**asdict(REGIONS), **checked_region_options(region_options)}
+    return options
 
 
 def _plan(path, out, options, order, tasks, stacks):

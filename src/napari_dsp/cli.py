@@ -16,7 +16,7 @@ import numpy as np
 
 from . import __version__
 from .progress import Cancelled
-from .recipes import FAST, FOREGROUND_RULES, LOW_PASS_KEEP, METHODS, PAPER, PRESETS
+from .recipes import FAST, FOREGROUND_RULES, LOW_PASS_KEEP, METHODS, PAPER, PRESETS, REGIONS
 from .samples import SAMPLES, load_sample
 
 __all__ = ["main"]
@@ -140,6 +140,13 @@ def _add_segment_options(parser):
     backprop.add_argument("--n-features", type=int,
                           help=f"CNN channels, the most labels (paper {PAPER.backprop.n_features}, "
                                f"fast {FAST.backprop.n_features})")
+    regions = parser.add_argument_group("regions options (default: napari_dsp.recipes.REGIONS)")
+    regions.add_argument("--merge-threshold", type=float, dest="threshold",
+                         help="how different neighbouring regions may be and still merge, in units of the "
+                              f"image's median contrast: larger gives fewer regions (default {REGIONS.threshold:g})")
+    regions.add_argument("--smallest-region", type=float, dest="min_size",
+                         help="regions smaller than this fraction of the image merge into a neighbour, e.g. "
+                              f"0.0005 keeps more small regions (default {REGIONS.min_size:g})")
     parser.add_argument(
         "--device", choices=("auto", "cpu", "cuda", "mps"), default="auto",
         help="torch device for the networks (default: auto, the best available)",
@@ -149,8 +156,9 @@ def _add_segment_options(parser):
                              "again; options given here with other than their default values override it")
 
 
-# The options of backprop_segmentation that the command line sets.
+# The options of backprop_segmentation and of region_segmentation that the command line sets.
 _BACKPROP_FLAGS = ("max_iterations", "scale", "n_features")
+_REGION_FLAGS = ("threshold", "min_size")
 
 
 def _segment_options(args, parser):
@@ -160,21 +168,23 @@ def _segment_options(args, parser):
     its default value counts as not given).
     """
     backprop = {dest: getattr(args, dest) for dest in _BACKPROP_FLAGS if getattr(args, dest) is not None}
+    regions = {dest: getattr(args, dest) for dest in _REGION_FLAGS if getattr(args, dest) is not None}
     options = dict(
         method=args.method, preset=args.preset, n_clusters=args.n_clusters, window=args.window, rule=args.rule,
         iterations=args.iterations, restarts=args.restarts, max_size=args.max_size,
         device=None if args.device == "auto" else args.device, seed=args.seed,
-        backprop_options=backprop if args.method == "backprop" else None,
     )
     if args.config is not None:
         from .batch import load_settings
 
         given = {dest for dest, value in vars(args).items() if value != parser.get_default(dest)}
         settings = load_settings(args.config)
-        backprop = settings.pop("backprop_options", {})
+        backprop = {**settings.pop("backprop_options", {}), **backprop}
+        regions = {**settings.pop("region_options", {}), **regions}
         options.update({key: value for key, value in settings.items() if key not in given})
-        options["backprop_options"] = {**backprop, **(options["backprop_options"] or {})} \
-            if options["method"] == "backprop" else None
+    # Options of another method are ignored, as --n-clusters is for all but kmeans.
+    options["backprop_options"] = backprop if options["method"] == "backprop" else None
+    options["region_options"] = regions if options["method"] == "regions" else None
     return options
 
 

@@ -11,7 +11,8 @@ from ._image import check_choice, normalize_channel_axis, spatial_shape
 from .backprop import BackpropOptions, backprop_segmentation, check_backprop_options
 from .kmeans import check_parameters, foreground_background, kmeans_segmentation
 from .prior import deep_segmentation_prior
-from .recipes import FOREGROUND_RULES, METHODS, PAPER, PriorRecipe, Recipe, get_preset
+from .recipes import FOREGROUND_RULES, METHODS, PAPER, REGIONS, PriorRecipe, Recipe, get_preset
+from .regions import check_region_options, region_segmentation
 
 __all__ = ["METHODS", "Segmentation", "prior_recipe", "segment"]
 
@@ -19,6 +20,15 @@ _MULTICLASS = ("regions", "backprop")
 
 # Options of backprop_segmentation that the pipeline sets itself.
 _BACKPROP_OWN = ("image", "guide", "channel_axis", "device", "seed", "callback")
+
+
+def checked_region_options(options: Optional[dict]) -> dict:
+    """The `region_options` of `segment`, checked, as a new dict (also for the batch, before its tasks)."""
+    options = dict(options or {})
+    if "seed" in options:
+        raise ValueError("region_options may not set 'seed': segment passes its own seed")
+    check_region_options(**options)
+    return options
 
 
 def prior_recipe(method: str, recipe: Recipe = PAPER) -> PriorRecipe:
@@ -75,6 +85,7 @@ def segment(
     seed: Optional[int] = None,
     callback: Optional[Callable] = None,
     backprop_options: Optional[dict] = None,
+    region_options: Optional[dict] = None,
 ) -> Segmentation:
     """Compute the Deep Segmentation Prior of an image and segment it.
 
@@ -131,6 +142,11 @@ def segment(
         Further keyword arguments of `backprop_segmentation` for
         ``"backprop"`` (e.g. ``{"scale": 0.5, "max_iterations": 300}``);
         checked before the prior is computed.
+    region_options : dict, optional
+        Further keyword arguments of
+        `napari_dsp.regions.region_segmentation` for ``"regions"``, e.g.
+        ``{"threshold": 12, "min_size": 0.0005}`` for more, smaller regions;
+        checked before the prior is computed.
 
     Returns
     -------
@@ -170,6 +186,8 @@ def segment(
             raise ValueError(f"backprop_options may not set {', '.join(reserved)}: segment passes them itself")
         backprop_options = {**asdict(get_preset(preset).backprop), **backprop_options}
         check_backprop_options(array.shape, channel_axis=channel_axis, guide_shape=array.shape, **backprop_options)
+    elif method == "regions":
+        region_options = checked_region_options(region_options)
     elif method in ("kmeans", "kmeans-foreground"):
         check_parameters(spatial_shape(array.shape, channel_axis), n_clusters if method == "kmeans" else 2, window)
         check_choice("rule", rule, FOREGROUND_RULES)
@@ -206,11 +224,11 @@ def segment(
         labels = foreground_background(prior, window=window, channel_axis=channel_axis, seed=seed, rule=rule)
         parameters.update(window=window, rule=rule)
     elif method == "regions":
-        from .regions import region_segmentation
 
         # Measured better on the image than on the prior (docs/results.md, section 6): the prior merges
         # the small regions people draw. It is still computed, for the user to compare.
-        labels = region_segmentation(array, channel_axis=channel_axis, seed=seed)
+        labels = region_segmentation(array, channel_axis=channel_axis, seed=seed, **region_options)
+        parameters["regions"] = {**asdict(REGIONS), **region_options}
     elif method == "foreground":
         from .foreground import foreground_segmentation
 

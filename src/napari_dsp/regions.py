@@ -22,6 +22,7 @@ References
 
 import heapq
 import warnings
+from dataclasses import asdict, fields
 
 import numpy as np
 from scipy import ndimage
@@ -29,10 +30,12 @@ from scipy import ndimage
 from ._image import check_choice, check_int, check_number, check_seed, prepare_image
 from .recipes import REGIONS
 
-__all__ = ["LINKAGES", "SUPERPIXELS", "region_segmentation"]
+__all__ = ["LINKAGES", "SUPERPIXELS", "check_region_options", "region_segmentation"]
 
 
 _D = REGIONS
+# The keyword options of region_segmentation: the recipe's fields, and the seed.
+_OPTIONS = (*(f.name for f in fields(_D)), "seed")
 SUPERPIXELS = ("felzenszwalb", "slic")
 LINKAGES = ("adaptive", "single", "average")
 _EPS = 1e-9
@@ -231,6 +234,49 @@ def _pairs(merger):
     return np.array(pairs, dtype=np.int64).reshape(-1, 2).T
 
 
+def check_region_options(**options) -> None:
+    """Validate options of `region_segmentation` without running it.
+
+    For callers that compute a prior first (the pipeline, the batch), so that
+    a bad option fails before minutes of work rather than after.
+
+    Parameters
+    ----------
+    **options
+        Keyword arguments of `region_segmentation` other than the image and
+        `channel_axis`; those not given take their defaults.
+
+    Raises
+    ------
+    TypeError
+        If an option is not a keyword of `region_segmentation`.
+    ValueError
+        If an option is out of range.
+
+    Examples
+    --------
+    >>> check_region_options(threshold=12, min_size=0.0002)
+    >>> check_region_options(min_size=1.5)
+    Traceback (most recent call last):
+    ...
+    ValueError: min_size=1.5 must be a number in [0, 1); a fraction of the image
+    """
+    unknown = sorted(set(options) - set(_OPTIONS))
+    if unknown:
+        raise TypeError(f"region_segmentation has no option {', '.join(map(repr, unknown))}; "
+                        f"use {', '.join(_OPTIONS)}")
+    values = {**asdict(_D), "seed": None, **options}
+    check_choice("superpixels", values["superpixels"], SUPERPIXELS)
+    check_number("scale", values["scale"], 0, low_open=True)
+    check_int("n_segments", values["n_segments"], low=2)
+    check_number("compactness", values["compactness"], 0, low_open=True)
+    check_choice("linkage", values["linkage"], LINKAGES)
+    check_number("threshold", values["threshold"], 0, low_open=True)
+    check_number("boundary_weight", values["boundary_weight"], 0)
+    check_number("min_size", values["min_size"], 0, 1, high_open=True, hint="a fraction of the image")
+    check_seed(values["seed"], generator=True)  # checked for a uniform API; the method is deterministic
+
+
 def region_segmentation(
     image,
     *,
@@ -325,15 +371,9 @@ def region_segmentation(
     >>> int(labels.max()), bool(labels[0, 0] != labels[0, -1])
     (2, True)
     """
-    check_choice("superpixels", superpixels, SUPERPIXELS)
-    check_number("scale", scale, 0, low_open=True)
-    check_int("n_segments", n_segments, low=2)
-    check_number("compactness", compactness, 0, low_open=True)
-    check_choice("linkage", linkage, LINKAGES)
-    check_number("threshold", threshold, 0, low_open=True)
-    check_number("boundary_weight", boundary_weight, 0)
-    check_number("min_size", min_size, 0, 1, high_open=True, hint="a fraction of the image")
-    check_seed(seed, generator=True)  # checked for a uniform API; the method is deterministic
+    check_region_options(superpixels=superpixels, scale=scale, n_segments=n_segments, compactness=compactness,
+                         linkage=linkage, threshold=threshold, boundary_weight=boundary_weight, min_size=min_size,
+                         seed=seed)
     scaled = prepare_image(image, channel_axis)
     features = _features(scaled.data)
     segments = _oversegment(scaled, features, superpixels, scale, n_segments, compactness)

@@ -77,6 +77,23 @@ def test_segment_widget_regions_method(viewer, qtbot):
     assert "bands saliency" not in viewer.layers
 
 
+def test_segment_widget_region_boxes_set_the_number_of_regions(viewer, qtbot):
+    rng = np.random.default_rng(0)
+    viewer.add_image(np.kron(rng.random((4, 6)), np.ones((10, 10))).astype(np.float32), name="blocks")
+    widget = open_widget(viewer, "Segment")
+    small_prior(widget, iterations=2, restarts=1)
+    assert not widget.threshold.enabled and not widget.min_size.enabled
+    widget.method.value = "regions"
+    assert widget.threshold.enabled and widget.min_size.enabled and not widget.max_iterations.enabled
+    counts = []
+    for threshold in (1000.0, 0.5):
+        widget.threshold.value = threshold
+        click_and_wait(qtbot, widget)
+        counts.append(int(viewer.layers[-1].data.max()))
+        assert viewer.layers[-1].metadata["napari_dsp"]["parameters"]["region_options"]["threshold"] == threshold
+    assert counts[0] == 1 and counts[1] > 10
+
+
 def test_segment_widget_backprop_method(viewer, qtbot):
     viewer.add_image(three_regions((16, 24)), name="steps")
     widget = open_widget(viewer, "Segment")

@@ -20,6 +20,7 @@ class SegmentWidget(DSPWidget):
     def __init__(self, napari_viewer: "napari.viewer.Viewer"):
         from ..backprop import backprop_segmentation
         from ..pipeline import METHODS, prior_recipe, segment
+        from ..regions import region_segmentation
 
         super().__init__(napari_viewer)
         self.method = ComboBox(choices=METHODS, value="kmeans", label="method", name="method")
@@ -39,6 +40,10 @@ class SegmentWidget(DSPWidget):
             max_iterations=(1, 100_000), warmup=(0, 100_000), scale=(0.05, 1.0, 0.05),
         )
         self.max_iterations, self.warmup, self.scale = self._backprop.values()
+        self._regions = parameter_boxes(region_segmentation, threshold=(0.1, 10_000, 1),
+                                        min_size=(0.0, 0.5, 0.0001))
+        self.threshold, self.min_size = self._regions.values()
+        self.threshold.label, self.min_size.label = "merge threshold", "smallest region"
         self._prior = parameter_boxes(
             segment, prior_recipe(self.method.value, self._recipe()),
             iterations=(1, 100_000), restarts=(1, 1000), max_size=(0, 100_000),
@@ -50,8 +55,8 @@ class SegmentWidget(DSPWidget):
         self.method.changed.connect(self._method_changed)
         self.preset.changed.connect(self._preset_chosen)
         self._enable_boxes()
-        self._finish_layout(self.method, self.n_clusters, *self._backprop.values(), self.preset,
-                            *self._prior.values(), self.seed, self.device)
+        self._finish_layout(self.method, self.n_clusters, *self._backprop.values(), *self._regions.values(),
+                            self.preset, *self._prior.values(), self.seed, self.device)
 
     def _recipe(self):
         from ..recipes import get_preset
@@ -62,6 +67,8 @@ class SegmentWidget(DSPWidget):
         self.n_clusters.enabled = self.method.value == "kmeans"
         for box in self._backprop.values():
             box.enabled = self.method.value == "backprop"
+        for box in self._regions.values():
+            box.enabled = self.method.value == "regions"
 
     def _method_changed(self, _value=None) -> None:
         from ..pipeline import prior_recipe
@@ -83,6 +90,8 @@ class SegmentWidget(DSPWidget):
             parameters["n_clusters"] = self.n_clusters.value
         if self.method.value == "backprop":
             parameters["backprop_options"] = {name: box.value for name, box in self._backprop.items()}
+        if self.method.value == "regions":
+            parameters["region_options"] = {name: box.value for name, box in self._regions.items()}
         return parameters
 
     def _run(self) -> None:
