@@ -13,6 +13,7 @@ BSDS500's are tiny. Example::
 """
 
 import argparse
+import itertools
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -63,8 +64,8 @@ def main(argv=None):
     bins = []
     with ProcessPoolExecutor(args.jobs) as pool:
         for threshold, min_size in args.settings:
-            jobs = [dict(root=args.root, index=i, cache=args.prior_cache, threshold=threshold, min_size=min_size)
-                    for i in range(count)]
+            jobs = [{"root": args.root, "index": i, "cache": args.prior_cache, "threshold": threshold,
+                     "min_size": min_size} for i in range(count)]
             rows = list(pool.map(score_image, jobs))
             ious = np.concatenate([row[0] for row in rows])
             print(f"| {threshold:g} | {min_size:g} | {ious.mean():.3f} | {np.mean([r[2] for r in rows]):.3f} "
@@ -72,11 +73,11 @@ def main(argv=None):
             bins.append((threshold, min_size, ious, np.concatenate([row[1] for row in rows])))
     if args.bins:
         print("\n| threshold:min_size | " + " | ".join(
-            f"segments {lo:g}-{min(hi, 1):g} of the image" for lo, hi in zip(BINS[:-1], BINS[1:])) + " |")
+            f"segments {lo:g}-{min(hi, 1):g} of the image" for lo, hi in itertools.pairwise(BINS)) + " |")
         print("| --- |" + " --- |" * (len(BINS) - 1))
         for threshold, min_size, ious, shares in bins:
             cells = []
-            for lo, hi in zip(BINS[:-1], BINS[1:]):
+            for lo, hi in itertools.pairwise(BINS):
                 inside = (shares >= lo) & (shares < hi)
                 cells.append(f"{ious[inside].mean():.3f} ({inside.mean():.0%} of segments)")
             print(f"| {threshold:g}:{min_size:g} | " + " | ".join(cells) + " |")

@@ -97,7 +97,7 @@ def _blocks():
 
 
 def test_region_options_reach_the_region_method_and_are_recorded():
-    common = dict(method="regions", iterations=2, restarts=1, seed=0, device="cpu")
+    common = {"method": "regions", "iterations": 2, "restarts": 1, "seed": 0, "device": "cpu"}
     fine = segment(_blocks(), region_options={"threshold": 0.5}, **common)
     coarse = segment(_blocks(), region_options={"threshold": 1000}, **common)
     default = segment(_blocks(), **common)

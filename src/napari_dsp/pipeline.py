@@ -224,7 +224,6 @@ def segment(
         labels = foreground_background(prior, window=window, channel_axis=channel_axis, seed=seed, rule=rule)
         parameters.update(window=window, rule=rule)
     elif method == "regions":
-
         # Measured better on the image than on the prior (docs/results.md, section 6): the prior merges
         # the small regions people draw. It is still computed, for the user to compare.
         labels = region_segmentation(array, channel_axis=channel_axis, seed=seed, **region_options)
