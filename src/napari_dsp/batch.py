@@ -29,7 +29,7 @@ import numpy as np
 
 from ._image import check_choice, check_int, check_seed
 from .cli import InputError, _write_outputs, read_image
-from .recipes import FOREGROUND_RULES, PAPER, REGIONS, get_preset
+from .recipes import FOREGROUND_RULES, PAPER, get_preset
 
 __all__ = ["BatchItem", "BatchResult", "IMAGE_SUFFIXES", "RETRIES", "find_images", "load_settings", "segment_files"]
 
@@ -408,7 +408,7 @@ def _check_options(*, method, preset, n_clusters, window, rule, iterations, rest
     if method == "regions":
         # Filled in, so that the same settings given either way hash alike; absent for the other
         # methods, so that their hashes (and finished outputs) stay what they were.
-        options["region_options"] = {**asdict(REGIONS), **checked_region_options(region_options)}
+        options["region_options"] = checked_region_options(region_options)
     return options
 
 

@@ -23,12 +23,12 @@ _BACKPROP_OWN = ("image", "guide", "channel_axis", "device", "seed", "callback")
 
 
 def checked_region_options(options: Optional[dict]) -> dict:
-    """The `region_options` of `segment`, checked, as a new dict (also for the batch, before its tasks)."""
+    """The `region_options` of `segment`, checked, defaults filled in (also for the batch, before its tasks)."""
     options = dict(options or {})
     if "seed" in options:
         raise ValueError("region_options may not set 'seed': segment passes its own seed")
     check_region_options(**options)
-    return options
+    return {**asdict(REGIONS), **options}
 
 
 def prior_recipe(method: str, recipe: Recipe = PAPER) -> PriorRecipe:
@@ -227,7 +227,7 @@ def segment(
         # Measured better on the image than on the prior (docs/results.md, section 6): the prior merges
         # the small regions people draw. It is still computed, for the user to compare.
         labels = region_segmentation(array, channel_axis=channel_axis, seed=seed, **region_options)
-        parameters["regions"] = {**asdict(REGIONS), **region_options}
+        parameters["regions"] = region_options
     elif method == "foreground":
         from .foreground import foreground_segmentation
 
