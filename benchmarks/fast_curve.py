@@ -5,23 +5,19 @@ On the benchmark image of ``recipe.py`` (the astronaut at 512 x 512), fits the
 setting ``RESTARTSxITERATIONS@SIZE``, the prior with those settings for each
 seed, clusters both with 2-class 7 x 7 KMeans and prints the pixel agreement
 (after the best matching of classes) and the seconds of prior + KMeans, in one
-process after a warm-up. A suffix ``~K`` (``2x80@256~10``) tries a lever the
-package does not have: each network's output is the mean of its last K forward
-passes instead of the last one alone (iterate averaging, as Ulyanov et al. do
-for denoising), which costs K additions. Example::
+process after a warm-up. A suffix ``~K`` (``2x80@256~10``) sets ``average_last``:
+each network's output is the mean of its last K iterations' (without it, 1: the
+last alone). Example::
 
     .venv/bin/python benchmarks/fast_curve.py 3x50@256 2x80@256 2x80@256~10 --seeds 0 1 2
 """
 
 import argparse
-import collections
-import contextlib
 import json
 import re
 import time
 
 import numpy as np
-import torch
 
 from recipe import agreement, sample_image
 
@@ -30,39 +26,7 @@ def parse(text):
     match = re.fullmatch(r"(\d+)x(\d+)@(\d+)(?:~(\d+))?", text)
     if not match:
         raise argparse.ArgumentTypeError(f"{text!r} is not RESTARTSxITERATIONS@SIZE[~K], e.g. 2x80@256~10")
-    return tuple(int(group or 0) for group in match.groups())
-
-
-@contextlib.contextmanager
-def iterate_averaging(last):
-    """While active, each prior network keeps the mean of its last `last` outputs (0: the package as it is)."""
-    from napari_dsp.prior import _Fit
-
-    original = _Fit.train
-    if not last:
-        yield
-        return
-
-    def train(fit, key, net, noise, on_step):
-        outputs = collections.deque(maxlen=last)
-        height, width = fit.working_shape
-
-        def keep(module, inputs, output):
-            outputs.append(output.detach()[..., :height, :width].unflatten(1, (module.groups, fit.channels))[0])
-
-        hook = net.register_forward_hook(keep)
-        try:
-            original(fit, key, net, noise, on_step)
-        finally:
-            hook.remove()
-        with fit._lock:
-            fit._done[key] = torch.stack(list(outputs)).mean(0).cpu().numpy()
-
-    _Fit.train = train
-    try:
-        yield
-    finally:
-        _Fit.train = original
+    return tuple(int(group or 1) for group in match.groups())
 
 
 def main(argv=None):
@@ -82,9 +46,8 @@ def main(argv=None):
         seconds, agreements = [], []
         for seed in args.seeds:
             start = time.perf_counter()
-            with iterate_averaging(last):
-                prior = deep_segmentation_prior(image, channel_axis=-1, iterations=iterations,
-                                                restarts=restarts, max_size=size, seed=seed)
+            prior = deep_segmentation_prior(image, channel_axis=-1, iterations=iterations, restarts=restarts,
+                                            max_size=size, average_last=last, seed=seed)
             labels = kmeans_segmentation(prior, 2, window=7, channel_axis=-1, seed=0)
             seconds.append(round(time.perf_counter() - start, 2))
             agreements.append(round(100 * agreement(labels, paper), 2))

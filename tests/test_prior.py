@@ -87,6 +87,7 @@ def test_input_is_not_modified():
         (np.zeros((8, 8)), {"iterations": 0}, "iterations=0"),
         (np.zeros((8, 8)), {"restarts": 2.5}, "restarts=2.5"),
         (np.zeros((8, 8)), {"learning_rate": -1}, "learning_rate=-1"),
+        (np.zeros((8, 8)), {"average_last": 0}, "average_last=0"),
         (np.zeros((8, 8)), {"strategy": "fast"}, "strategy='fast'"),
         (np.zeros((8, 8)), {"callback": 3}, "callback=3"),
     ],
@@ -200,15 +201,41 @@ def test_fast_preset_fits_at_reduced_size_and_returns_full_size(monkeypatch):
 def test_preset_and_explicit_options():
     from napari_dsp.prior import _resolve
 
-    assert _resolve("paper", None, None, None, None) == PAPER.foreground_prior
-    assert _resolve("fast", None, None, None, None) == FAST_PRESET.foreground_prior
-    assert _resolve("fast", 7, None, None, 0).iterations == 7 and _resolve("fast", 7, None, None, 0).max_size == 0
+    assert _resolve("paper", None, None, None, None, None) == PAPER.foreground_prior
+    assert _resolve("fast", None, None, None, None, None) == FAST_PRESET.foreground_prior
+    explicit = _resolve("fast", 7, None, None, 0, 3)
+    assert (explicit.iterations, explicit.max_size, explicit.average_last) == (7, 0, 3)
     with pytest.raises(ValueError, match="preset='slow' is unknown"):
-        _resolve("slow", None, None, None, None)
+        _resolve("slow", None, None, None, None, None)
     with pytest.raises(ValueError, match="max_size=8 must be 0"):
-        _resolve("paper", None, None, None, 8)
+        _resolve("paper", None, None, None, 8, None)
     with pytest.raises(ValueError, match="learning_rate=True"):
-        _resolve("paper", None, None, True, None)
+        _resolve("paper", None, None, True, None, None)
+
+
+def test_average_last_is_the_mean_of_the_last_outputs(monkeypatch):
+    from napari_dsp import prior
+
+    outputs = []
+    original = prior._Fit.build
+
+    def build(self, generators):
+        net, noise = original(self, generators)
+        net.register_forward_hook(lambda module, args, out: outputs.append(out.detach()[0, 0, :24, :40].clone()))
+        return net, noise
+
+    monkeypatch.setattr(prior._Fit, "build", build)
+    image = noisy_square((24, 40))
+    image[0, :2] = 0, 1  # the input's range is [0, 1], so the prior is the networks' output itself
+    settings = dict(iterations=6, restarts=1, seed=0, device="cpu", strategy="sequential")
+    averaged = deep_segmentation_prior(image, average_last=3, **settings)
+    np.testing.assert_allclose(averaged, torch.stack(outputs[-3:]).mean(0).numpy(), atol=1e-6)
+    assert not np.allclose(averaged, outputs[-1].numpy(), atol=1e-3)
+    outputs.clear()
+    every = deep_segmentation_prior(image, average_last=100, **settings)
+    np.testing.assert_allclose(every, torch.stack(outputs).mean(0).numpy(), atol=1e-6)
+    outputs.clear()
+    np.testing.assert_array_equal(deep_segmentation_prior(image, average_last=1, **settings), outputs[-1].numpy())
 
 
 def test_too_little_memory_shrinks_the_working_size_with_a_warning(monkeypatch):

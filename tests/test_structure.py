@@ -67,7 +67,7 @@ def test_function_defaults_are_the_papers():
     from napari_dsp.prior import _resolve
 
     assert _default(deep_segmentation_prior, "preset") == PAPER.name
-    assert _resolve(PAPER.name, None, None, None, None) == PAPER.foreground_prior
+    assert _resolve(PAPER.name, None, None, None, None, None) == PAPER.foreground_prior
     assert (PAPER.foreground_prior.iterations, PAPER.foreground_prior.restarts) == (50, 11)
     assert (PAPER.multiclass_prior.iterations, PAPER.multiclass_prior.restarts) == (100, 10)
     assert _default(kmeans_segmentation, "window") == _default(foreground_background, "window") == 7
@@ -90,9 +90,13 @@ def _help(*args):
 def test_cli_help_states_the_recipe_defaults():
     segment = _help("segment")
     assert f"(default: {PAPER.kmeans.window})" in segment
-    assert f"paper {PAPER.foreground_prior.iterations}, {PAPER.multiclass_prior.iterations} for backprop)" in segment
-    assert f"paper {PAPER.foreground_prior.restarts}, {PAPER.multiclass_prior.restarts} for backprop; " \
-        f"fast {FAST.foreground_prior.restarts})" in segment
+    assert f"paper {PAPER.foreground_prior.iterations}, {PAPER.multiclass_prior.iterations} for backprop and " \
+        f"regions; fast {FAST.foreground_prior.iterations}, {FAST.multiclass_prior.iterations} for backprop and " \
+        "regions)" in segment
+    assert f"paper {PAPER.foreground_prior.restarts}, {PAPER.multiclass_prior.restarts} for backprop and " \
+        f"regions; fast {FAST.foreground_prior.restarts})" in segment
+    assert f"fast {FAST.foreground_prior.max_size}, {FAST.multiclass_prior.max_size} for backprop and regions)" \
+        in segment
     assert f"(paper {PAPER.backprop.max_iterations}, fast {FAST.backprop.max_iterations})" in segment
     benchmark = _help("benchmark")
     assert f"(default: {PAPER.foreground_prior.iterations} for ecssd, {PAPER.multiclass_prior.iterations} for bsds500)" \

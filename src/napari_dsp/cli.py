@@ -120,15 +120,18 @@ def _add_segment_options(parser):
                              f"{FAST.description} (default: %(default)s)")
     parser.add_argument("--iterations", type=int,
                         help=f"prior training iterations per network (default: the preset's; paper "
-                             f"{PAPER.foreground_prior.iterations}, {PAPER.multiclass_prior.iterations} for backprop)")
+                             f"{PAPER.foreground_prior.iterations}, {PAPER.multiclass_prior.iterations} for backprop "
+                             f"and regions; fast {FAST.foreground_prior.iterations}, {FAST.multiclass_prior.iterations} "
+                             "for backprop and regions)")
     parser.add_argument("--restarts", type=int,
                         help=f"networks whose median is the prior (default: the preset's; paper "
-                             f"{PAPER.foreground_prior.restarts}, {PAPER.multiclass_prior.restarts} for backprop; "
-                             f"fast {FAST.foreground_prior.restarts})")
+                             f"{PAPER.foreground_prior.restarts}, {PAPER.multiclass_prior.restarts} for backprop "
+                             f"and regions; fast {FAST.foreground_prior.restarts})")
     parser.add_argument("--max-size", type=int,
                         help="fit the prior with its long side at most this many pixels, 0 for full size "
                              f"(default: the preset's; paper {PAPER.foreground_prior.max_size}, "
-                             f"fast {FAST.foreground_prior.max_size})")
+                             f"fast {FAST.foreground_prior.max_size}, {FAST.multiclass_prior.max_size} for backprop "
+                             "and regions)")
     parser.add_argument("--seed", type=int, help="random seed, for a reproducible result")
     backprop = parser.add_argument_group("backprop options (default: the preset's; see napari_dsp.backprop)")
     backprop.add_argument("--max-iterations", type=int,
@@ -360,6 +363,11 @@ def _add_benchmark(subparsers):
                         help=f"prior learning rate (default: {PAPER.foreground_prior.learning_rate})")
     parser.add_argument("--prior-max-size", type=int,
                         help="long side of the prior's working resolution, 0 for full size (default: the preset's)")
+    parser.add_argument("--prior-average-last", type=int,
+                        help="each prior network's output is the mean of its last this many iterations' "
+                             f"(default: the preset's; paper {PAPER.foreground_prior.average_last}, "
+                             f"fast {FAST.foreground_prior.average_last} for ecssd, "
+                             f"{FAST.multiclass_prior.average_last} for bsds500)")
     parser.add_argument("--preset", choices=sorted(PRESETS), default=PAPER.name,
                         help="preset of the prior settings not given (default: %(default)s)")
     parser.add_argument("--backprop-scale", type=float,
@@ -392,7 +400,8 @@ def _run_benchmark(args):
     jobs = plan_jobs(
         dataset.task, methods=args.methods, preset=args.preset, n_clusters=args.n_clusters, window=args.window,
         seed=args.seed, prior={"iterations": args.prior_iterations, "restarts": args.prior_restarts,
-                               "learning_rate": args.prior_lr, "max_size": args.prior_max_size},
+                               "learning_rate": args.prior_lr, "max_size": args.prior_max_size,
+                               "average_last": args.prior_average_last},
         backprop={"scale": args.backprop_scale, "max_iterations": args.backprop_iterations,
                   "warmup": args.backprop_warmup, "n_segments": args.n_segments,
                   "compactness": args.compactness, "min_labels": args.min_labels, "precision": args.precision},

@@ -123,7 +123,9 @@ def segment(
     iterations, restarts : int or None, optional
         Training iterations per network and number of networks whose
         median is the prior. None takes the preset's: for ``"paper"`` 50
-        and 11 (100 and 10 for ``"backprop"``).
+        and 11 (100 and 10 for ``"backprop"`` and ``"regions"``). Each
+        network's output is the mean of its last iterations as the preset
+        says (`napari_dsp.recipes.PriorRecipe.average_last`).
     max_size : int or None, optional
         Long side of the prior's working resolution, 0 for full resolution
         (`deep_segmentation_prior`); None takes the preset's.
@@ -199,8 +201,7 @@ def segment(
 
     prior = deep_segmentation_prior(
         array, iterations=iterations, restarts=restarts, learning_rate=recipe.learning_rate, max_size=max_size,
-        channel_axis=channel_axis,
-        device=device, seed=seed, callback=callback,
+        average_last=recipe.average_last, channel_axis=channel_axis, device=device, seed=seed, callback=callback,
     )
     parameters = {
         "method": method,

@@ -84,11 +84,12 @@ class _Fit:
     threads write them, hence the lock.
     """
 
-    def __init__(self, scaled, target, iterations, learning_rate, device, channels_last):
+    def __init__(self, scaled, target, iterations, learning_rate, device, channels_last, average_last=1):
         channels, height, width = target.shape
         self.scaled = scaled
         self.channels = channels
         self.iterations = iterations
+        self.average_last = min(average_last, iterations)
         self.learning_rate = learning_rate
         self.device = device
         self.channels_last = channels_last
@@ -112,12 +113,15 @@ class _Fit:
     def train(self, key, net, noise, on_step):
         """Fit `net` for all iterations; ``on_step(loss)`` runs after each.
 
-        The output kept is that of the last forward pass, as in the reference.
+        The output kept is the mean of the forward passes of the last
+        `average_last` iterations; with 1, that of the last, as in the
+        reference.
         """
         groups = net.groups
         height, width = self.working_shape
+        first_averaged = self.iterations - self.average_last
         optimizer = torch.optim.Adam(net.parameters(), lr=self.learning_rate)
-        for _ in range(self.iterations):
+        for step in range(self.iterations):
             optimizer.zero_grad(set_to_none=True)
             out = net(noise)[..., :height, :width].unflatten(1, (groups, self.channels))[0]
             # Summing the per-restart mean errors keeps each restart's
@@ -125,8 +129,10 @@ class _Fit:
             loss = (out - self.target).abs().mean() * groups
             loss.backward()
             optimizer.step()
+            summed = step - first_averaged  # earlier outputs already in `total`
+            total = out.detach() if summed <= 0 else total + out.detach()
             with self._lock:
-                self._current[key] = out.detach()
+                self._current[key] = total / (summed + 1) if summed > 0 else total
             on_step(loss)
         with self._lock:
             self._done[key] = self._current.pop(key).cpu().numpy()
@@ -257,13 +263,15 @@ def _run_workers(fit, generators, keys, n_workers, intra_op_threads, callback, t
     return step
 
 
-def _resolve(preset, iterations, restarts, learning_rate, max_size) -> PriorRecipe:
+def _resolve(preset, iterations, restarts, learning_rate, max_size, average_last) -> PriorRecipe:
     """The prior settings in effect: the preset's foreground prior with the given options, all checked."""
     recipe = get_preset(preset).foreground_prior
     values = {name: getattr(recipe, name) if value is None else value for name, value in (
-        ("iterations", iterations), ("restarts", restarts), ("learning_rate", learning_rate), ("max_size", max_size))}
+        ("iterations", iterations), ("restarts", restarts), ("learning_rate", learning_rate), ("max_size", max_size),
+        ("average_last", average_last))}
     check_int("iterations", values["iterations"])
     check_int("restarts", values["restarts"])
+    check_int("average_last", values["average_last"])
     _dip.check_max_size(values["max_size"])
     check_number("learning_rate", values["learning_rate"], 0, low_open=True, hint="e.g. 0.01")
     return PriorRecipe(**values)
@@ -292,6 +300,7 @@ def deep_segmentation_prior(
     restarts: Optional[int] = None,
     learning_rate: Optional[float] = None,
     max_size: Optional[int] = None,
+    average_last: Optional[int] = None,
     channel_axis: Optional[int] = None,
     device=None,
     seed: Optional[int] = None,
@@ -331,6 +340,12 @@ def deep_segmentation_prior(
         fits at full resolution. None takes the preset's (paper: 0, fast:
         256). The size also shrinks, with a warning, when one network would
         not fit in half of the free memory.
+    average_last : int, optional
+        Each network's output is the mean of its outputs at the last
+        `average_last` iterations (at most `iterations`), which steadies it
+        at no cost (iterate averaging, as [1]_ does for denoising); 1 keeps
+        the last output alone, as the paper. None takes the preset's
+        (paper: 1, fast: see `napari_dsp.recipes.FAST`).
     channel_axis : int or None, optional
         Axis of `image` that holds the channels; None for grayscale.
     device : str, torch.device or None, optional
@@ -384,7 +399,7 @@ def deep_segmentation_prior(
     >>> deep_segmentation_prior(image, preset="fast", iterations=3, seed=0).shape
     (20, 30)
     """
-    recipe = _resolve(preset, iterations, restarts, learning_rate, max_size)
+    recipe = _resolve(preset, iterations, restarts, learning_rate, max_size, average_last)
     iterations, restarts, learning_rate = recipe.iterations, recipe.restarts, recipe.learning_rate
     check_choice("strategy", strategy, STRATEGIES)
     if callback is not None and not callable(callback):
@@ -398,7 +413,8 @@ def deep_segmentation_prior(
     if shape != tuple(scaled.spatial_shape):
         target = resize(target, (target.shape[0], *shape), order=1, anti_aliasing=True).astype(np.float32)
 
-    fit = _Fit(scaled, target, iterations, learning_rate, device, channels_last=device.type == "cpu")
+    fit = _Fit(scaled, target, iterations, learning_rate, device, channels_last=device.type == "cpu",
+               average_last=recipe.average_last)
     n_threads = torch.get_num_threads()
     n_workers = _concurrent_restarts(min(n_threads, restarts), fit.padded, available)
     if strategy == "auto":
@@ -479,7 +495,7 @@ def estimate_prior(
     >>> estimate.working_shape
     (256, 256)
     """
-    recipe = _resolve(preset, iterations, restarts, None, max_size)
+    recipe = _resolve(preset, iterations, restarts, None, max_size, None)
     channel_axis = check_channel_axis(shape, channel_axis)
     channels = 1 if channel_axis is None else shape[channel_axis]
     device = resolve_device(device)

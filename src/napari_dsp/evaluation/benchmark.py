@@ -139,8 +139,9 @@ def plan_jobs(
         `prior`: its foreground prior for the foreground task, its
         multi-class prior otherwise.
     prior : dict, optional
-        ``iterations``, ``restarts``, ``learning_rate``, ``max_size`` of
-        the prior; missing entries take the preset's values for the task.
+        ``iterations``, ``restarts``, ``learning_rate``, ``max_size``,
+        ``average_last`` of the prior; missing entries take the preset's
+        values for the task.
     backprop : dict, optional
         Options of `backprop_segmentation` shared by the backprop rows
         (``scale``, ``max_iterations``, ``warmup``, ``n_segments``,
@@ -188,6 +189,9 @@ def plan_jobs(
     recipe = get_preset(preset)
     prior_recipe = recipe.foreground_prior if task == "foreground" else recipe.multiclass_prior
     prior_settings = _merge("prior", prior, {**asdict(prior_recipe), "seed": seed})
+    if prior_settings["average_last"] == 1:
+        # The paper's value stays out of the settings, so that results written before the option existed resume.
+        del prior_settings["average_last"]
     backprop_settings = _merge("backprop", backprop,
                                {name: getattr(PAPER.backprop, name) for name in _BACKPROP_OPTIONS})
     # No defaults here: unset KMeans options stay out of the settings (and the resume keys).
@@ -302,8 +306,8 @@ def _cached_prior(cache_dir, sample, image_sha, settings, device):
     start = time.perf_counter()
     prior = deep_segmentation_prior(
         sample.image, iterations=settings["iterations"], restarts=settings["restarts"],
-        learning_rate=settings["learning_rate"], max_size=settings["max_size"], channel_axis=-1, device=device,
-        seed=settings["seed"],
+        learning_rate=settings["learning_rate"], max_size=settings["max_size"],
+        average_last=settings.get("average_last", 1), channel_axis=-1, device=device, seed=settings["seed"],
     )
     seconds = time.perf_counter() - start
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -532,7 +536,8 @@ def _describe(settings):
     if "prior" in settings:
         prior = settings["prior"]
         size = f" at {prior['max_size']} px" if prior.get("max_size") else ""
-        parts.append(f"prior {prior['iterations']} it x {prior['restarts']}{size}")
+        average = f", mean of the last {prior['average_last']}" if prior.get("average_last", 1) > 1 else ""
+        parts.append(f"prior {prior['iterations']} it x {prior['restarts']}{size}{average}")
     return "; ".join(parts) or "-"
 
 
