@@ -179,3 +179,19 @@ def test_missing_dask_is_one_line_with_the_fix(tmp_path, monkeypatch, capsys):
         "napari-dsp: error: batch segmentation needs dask.distributed: pip install napari-dsp[batch] "
         "(or 'dask[distributed]')"
     ]
+
+
+def test_output_names_cover_the_presets_averaging(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from napari_dsp import batch, recipes
+
+    image = tmp_path / "a.png"
+    iio.imwrite(image, _grey((8, 8), seed=0))
+    options = batch._check_options(method="kmeans", preset="fast", n_clusters=2, window=3, rule="saliency",
+                                   iterations=2, restarts=1, max_size=0, device="cpu", seed=0,
+                                   backprop_options=None, region_options=None)
+    averaged = batch._digest(image, options)
+    last_only = replace(recipes.FAST, foreground_prior=replace(recipes.FAST.foreground_prior, average_last=1))
+    monkeypatch.setitem(recipes.PRESETS, "fast", last_only)
+    assert batch._digest(image, options) != averaged  # a re-run after the preset changed does not skip

@@ -444,6 +444,13 @@ def _plan(path, out, options, order, tasks, stacks):
 
 def _digest(path, options):
     """Ten hex digits of the file's bytes and the settings: equal names mean equal outputs."""
+    from .pipeline import prior_recipe
+
+    average_last = prior_recipe(options["method"], get_preset(options["preset"])).average_last
+    if average_last != 1:
+        # The preset's averaging is a setting of the prior too; left out when it is the paper's, so that
+        # outputs from before the option existed keep their names.
+        options = {**options, "average_last": average_last}
     digest = hashlib.blake2b(json.dumps(options, sort_keys=True).encode(), digest_size=5)
     with open(path, "rb") as file:
         for chunk in iter(lambda: file.read(1 << 20), b""):
