@@ -1,14 +1,12 @@
 """The Deep Image Prior network behind the prior, its seeded initialisation,
-and the thread and allocator settings that keep CPU training fast.
+and the thread settings that keep CPU training fast.
 
 Private helpers for :mod:`napari_dsp.prior` and :mod:`napari_dsp.doubledip`;
 they assume validated input, except `check_max_size`.
 """
 
 import contextlib
-import ctypes
 import math
-import threading
 
 import numpy as np
 import torch
@@ -18,7 +16,7 @@ from ._image import check_int
 
 __all__ = [
     "MIN_SIZE", "MULTIPLE", "NOISE_CHANNELS", "SkipNet", "check_max_size", "generators", "init_restarts",
-    "one_thread_on_cpu", "padded_size", "retained_heap",
+    "one_thread_on_cpu", "padded_size",
 ]
 
 NOISE_CHANNELS = 2
@@ -197,52 +195,3 @@ def init_restarts(net: SkipNet, generators, height: int, width: int) -> torch.Te
     return torch.cat(noise)[None]
 
 
-_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
-_GLIBC_DEFAULT_MMAP_MAX = 65536
-# What glibc's own dynamic rule sets after the first freed block of its
-# 32 MiB mmap ceiling, which any image-sized NumPy array triggers.
-_TRIM_AFTER = 64 << 20
-_heap_lock = threading.Lock()
-_heap_users = 0
-
-
-def _glibc():
-    try:
-        libc = ctypes.CDLL(None)
-        libc.gnu_get_libc_version  # noqa: B018 - absent from musl, macOS and Windows C libraries
-    except (OSError, AttributeError, TypeError):
-        return None
-    return libc
-
-
-@contextlib.contextmanager
-def retained_heap():
-    """Keep freed memory in the process while CPU training runs (glibc only).
-
-    Every iteration allocates and frees the same few large activation
-    buffers. By default glibc serves each with a fresh mmap (or trims the
-    heap after the free) and the kernel zero-fills every page again on first
-    touch: about a quarter of the CPU time at 512 and 1024 px. Inside this
-    context big blocks come from the heap and stay there; on leaving it (the
-    last of concurrent users) mmap is allowed again and the free memory is
-    returned to the system. Elsewhere this does nothing.
-    """
-    global _heap_users
-    libc = _glibc()
-    if libc is None:
-        yield
-        return
-    with _heap_lock:
-        if _heap_users == 0:
-            libc.mallopt(_M_MMAP_MAX, 0)
-            libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1)
-        _heap_users += 1
-    try:
-        yield
-    finally:
-        with _heap_lock:
-            _heap_users -= 1
-            if _heap_users == 0:
-                libc.mallopt(_M_MMAP_MAX, _GLIBC_DEFAULT_MMAP_MAX)
-                libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_AFTER)
-                libc.malloc_trim(0)

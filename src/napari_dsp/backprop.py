@@ -9,6 +9,7 @@ and accepts user scribbles; both are options of one function here. The
 network and the training step live in `napari_dsp._kanezaki`.
 """
 
+import contextlib
 import math
 import time
 from dataclasses import asdict, dataclass, fields
@@ -22,6 +23,7 @@ from skimage.transform import resize
 from . import _kanezaki
 from ._deprecation import renamed_keywords
 from ._device import resolve_device
+from ._heap import retained_heap
 from ._image import check_channel_axis, check_int, check_number, check_seed, prepare_image, spatial_shape
 from ._kanezaki import SegmentationNet
 from ._schedules import StopRule, cosine_restart_lr, warmup_lr
@@ -462,23 +464,24 @@ def backprop_segmentation(
     def progress(step, loss, labels):
         return Progress(step, total, loss, "backprop", lambda: relabel(labels.cpu().numpy()))
 
-    warmup_optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate)
-    for step in range(1, warmup + 1):
-        warmup_optimizer.param_groups[0]["lr"] = warmup_lr(step, learning_rate, warmup)
-        loss, _, labels = _kanezaki.train_step(model, warmup_optimizer, x, **step_options)
-        report(callback, progress(step, loss, labels))
-    del warmup_optimizer
+    with retained_heap() if device.type == "cpu" else contextlib.nullcontext():
+        warmup_optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate)
+        for step in range(1, warmup + 1):
+            warmup_optimizer.param_groups[0]["lr"] = warmup_lr(step, learning_rate, warmup)
+            loss, _, labels = _kanezaki.train_step(model, warmup_optimizer, x, **step_options)
+            report(callback, progress(step, loss, labels))
+        del warmup_optimizer
 
-    optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate, momentum=0.9)
-    stop = StopRule(min_labels, STABILISATION_ITERATIONS)
-    for iteration in range(options.max_iterations):
-        if options.cosine_annealing:
-            optimizer.param_groups[0]["lr"] = cosine_restart_lr(iteration, learning_rate)
-        loss, n_labels, labels = _kanezaki.train_step(model, optimizer, x, **step_options)
-        report(callback, progress(warmup + iteration + 1, loss, labels))
-        if stop.update(n_labels):
-            break
-    return relabel(_kanezaki.final_labels(model, x, spatial_shape, autocast_dtype))
+        optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate, momentum=0.9)
+        stop = StopRule(min_labels, STABILISATION_ITERATIONS)
+        for iteration in range(options.max_iterations):
+            if options.cosine_annealing:
+                optimizer.param_groups[0]["lr"] = cosine_restart_lr(iteration, learning_rate)
+            loss, n_labels, labels = _kanezaki.train_step(model, optimizer, x, **step_options)
+            report(callback, progress(warmup + iteration + 1, loss, labels))
+            if stop.update(n_labels):
+                break
+        return relabel(_kanezaki.final_labels(model, x, spatial_shape, autocast_dtype))
 
 
 def estimate_backprop_seconds(
@@ -546,9 +549,10 @@ def estimate_backprop_seconds(
                    scribble_target=None, free_target_mask=None, continuity=float(continuity),
                    autocast_dtype=_kanezaki.PRECISIONS[precision])
     times = []
-    for _ in range(3):
-        start = time.perf_counter()
-        _kanezaki.train_step(model, optimizer, x, **options)  # returns host scalars, so the device is synchronised
-        times.append(time.perf_counter() - start)
+    with retained_heap() if device.type == "cpu" else contextlib.nullcontext():  # as the run itself
+        for _ in range(3):
+            start = time.perf_counter()
+            _kanezaki.train_step(model, optimizer, x, **options)  # returns host scalars, so the device is synchronised
+            times.append(time.perf_counter() - start)
     per_pixel = min(times[1:]) / (side * side)
     return per_pixel * h * w * (warmup + max_iterations)

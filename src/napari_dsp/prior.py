@@ -21,6 +21,7 @@ from skimage.transform import resize
 
 from . import _dip
 from ._device import resolve_device
+from ._heap import retained_heap
 from ._image import check_channel_axis, check_choice, check_int, check_number, check_seed, prepare_image, spatial_shape
 from .progress import Progress, report
 from .recipes import PriorRecipe, get_preset
@@ -424,7 +425,7 @@ def deep_segmentation_prior(
         strategy = "batched" if device.type != "cpu" else "threads"
     generators = _dip.generators(seed, restarts)
     total = iterations * restarts
-    with _dip.retained_heap() if device.type == "cpu" else contextlib.nullcontext():
+    with retained_heap() if device.type == "cpu" else contextlib.nullcontext():
         if strategy == "threads":
             try:
                 _run_threaded(fit, generators, n_workers, n_threads, callback, total)

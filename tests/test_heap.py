@@ -1,0 +1,66 @@
+"""The retained heap: training loops on the CPU reuse freed memory instead of faulting it in again."""
+
+import contextlib
+import resource
+
+import numpy as np
+import pytest
+
+import napari_dsp._kanezaki
+import napari_dsp.backprop
+from napari_dsp import _heap
+from napari_dsp._kanezaki import train_step
+from napari_dsp.backprop import backprop_segmentation
+
+pytestmark = pytest.mark.skipif(_heap._glibc() is None, reason="the allocator settings are glibc's")
+
+
+def minor_faults(function):
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    function()
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+
+def churn():
+    for _ in range(5):
+        block = np.ones(8 << 20)  # 64 MiB, above glibc's largest mmap threshold
+        del block
+
+
+def test_freed_blocks_are_reused_inside_and_returned_after():
+    outside = minor_faults(churn)
+    with _heap.retained_heap():
+        inside = minor_faults(churn)
+    after = minor_faults(churn)
+    assert inside * 3 < outside
+    assert after * 3 > outside * 2  # mmap is back: each block is faulted in again
+
+
+def test_nested_users_keep_the_heap_until_the_last_leaves():
+    with _heap.retained_heap():
+        with _heap.retained_heap():
+            pass
+        inside = minor_faults(churn)
+    assert inside * 3 < minor_faults(churn)
+
+
+def test_backprop_on_the_cpu_trains_in_the_retained_heap(monkeypatch):
+    inside = []
+    steps = []
+
+    @contextlib.contextmanager
+    def spy():
+        with _heap.retained_heap():
+            inside.append(True)
+            yield
+            inside.pop()
+
+    def step(*args, **kwargs):
+        steps.append(bool(inside))
+        return train_step(*args, **kwargs)
+
+    monkeypatch.setattr(napari_dsp.backprop, "retained_heap", spy)
+    monkeypatch.setattr(napari_dsp._kanezaki, "train_step", step)
+    image = np.random.default_rng(0).random((32, 32, 3))
+    backprop_segmentation(image, channel_axis=-1, n_features=8, max_iterations=5, warmup=2, device="cpu", seed=0)
+    assert steps == [True] * 7
