@@ -33,11 +33,22 @@ SETTINGS = {
     "+prior +warm-up": dict(prior=True, warmup=100, cosine_annealing=False),
     "+prior +cosine": dict(prior=True, warmup=0, cosine_annealing=True),
     "all three": dict(prior=True, warmup=100, cosine_annealing=True),
-    "warm-up +cosine, SLIC on image (all three without the prior)":
-        dict(prior=False, warmup=100, cosine_annealing=True),
+    "warm-up +cosine, SLIC on image (all three without the prior)": dict(prior=False, warmup=100,
+                                                                         cosine_annealing=True),
     "all three, continuity loss (no SLIC)": dict(prior=True, warmup=100, cosine_annealing=True, continuity=1.0),
 }
 OPTIONS = ("scale", "n_features", "max_iterations")
+ORIGINAL, ALL_THREE = "original (SLIC on image)", "all three"
+WITHOUT_PRIOR = "warm-up +cosine, SLIC on image (all three without the prior)"
+# (first, second, what their difference measures), reported where both have run
+COMPARISONS = [
+    (ALL_THREE, ORIGINAL, "the paper's options together"),
+    ("+prior +warm-up", "+prior", "warm-up"),
+    (ALL_THREE, "+prior +warm-up", "cosine schedule"),
+    ("+prior", ORIGINAL, "the prior, no other option"),
+    (ALL_THREE, WITHOUT_PRIOR, "the prior, with warm-up and cosine"),
+    (WITHOUT_PRIOR, ORIGINAL, "warm-up and cosine without the prior"),
+]
 
 
 def cached_prior(sample, cache, seed, preset):
@@ -87,6 +98,34 @@ def run_image(job):
     return rows
 
 
+def comparisons(rows, resamples=5000):
+    """Markdown lines: paired differences of the pooled mIoU of `COMPARISONS`, with 95 % bootstrap intervals.
+
+    Only images that both settings ran count; the bootstrap resamples images (seed 0).
+    """
+    by_setting = {}
+    for row in rows:
+        by_setting.setdefault(row["setting"], {})[row["image"]] = row
+    lines = []
+    for first, second, meaning in COMPARISONS:
+        images = sorted(set(by_setting.get(first, ())) & set(by_setting.get(second, ())))
+        if len(images) < 2:
+            continue
+        a, b = (np.array([sum(by_setting[name][image]["ious"]) for image in images]) for name in (first, second))
+        counts = np.array([len(by_setting[first][image]["ious"]) for image in images])
+        draws = np.random.default_rng(0).integers(len(images), size=(resamples, len(images)))
+        spread = (a[draws].sum(1) - b[draws].sum(1)) / counts[draws].sum(1)
+        low, high = np.percentile(spread, [2.5, 97.5])
+        better = sum(np.mean(by_setting[first][i]["ious"]) > np.mean(by_setting[second][i]["ious"]) for i in images)
+        lines.append(f"| {first} - {second} ({meaning}) | {(a.sum() - b.sum()) / counts.sum():+.3f} | "
+                     f"[{low:+.3f}, {high:+.3f}] | {better} of {len(images)} |")
+    if not lines:
+        return []
+    return ["", "Paired differences of the pooled mIoU All (95 % bootstrap interval over the images), and the images "
+            "where the first setting scores higher:", "", "| comparison | difference | 95 % interval | better on |",
+            "| --- | --- | --- | --- |", *lines]
+
+
 def report(rows, args, command):
     from napari_dsp.recipes import get_preset
 
@@ -126,6 +165,7 @@ def report(rows, args, command):
             f"| {name} | {len(mine)} | {np.median(counts):g} ({min(counts)}-{max(counts)}) | "
             f"{np.mean([row['iterations'] for row in mine]):.0f} | {np.mean([row['seconds'] for row in mine]):.1f} | "
             f"{ious.mean():.3f} |")
+    lines += comparisons(rows)
     lines += [
         "",
         f"{len(images)} images: {', '.join(images)}. mIoU All: every ground-truth segment of every annotator gets "

@@ -21,9 +21,9 @@ def minor_faults(function):
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
 
 
-def churn(times=10):
+def churn(times=10, size=8 << 20):
     for _ in range(times):
-        block = np.ones(8 << 20)  # 64 MiB, above glibc's largest mmap threshold
+        block = np.ones(size)  # 64 MiB by default, above glibc's largest mmap threshold
         del block
 
 
@@ -35,6 +35,17 @@ def test_freed_blocks_are_reused_inside_and_returned_after():
     after = minor_faults(churn)
     assert inside * 5 < outside
     assert after * 3 > outside * 2  # mmap is back: each block is faulted in again
+
+
+def test_leaving_the_heap_keeps_image_sized_blocks_off_mmap():
+    # glibc starts by mapping every block from 128 KiB up; mallopt ends its dynamic rule, so the context
+    # must leave a sensible threshold behind rather than that one.
+    _heap._glibc().mallopt(_heap._M_MMAP_THRESHOLD, 128 << 10)
+    with _heap.retained_heap():
+        pass
+    churn(1, 2 << 20)
+    mid_sized = minor_faults(lambda: churn(10, 2 << 20))  # 16 MiB each
+    assert mid_sized * 20 < minor_faults(churn)
 
 
 def test_nested_users_keep_the_heap_until_the_last_leaves():

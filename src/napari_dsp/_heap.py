@@ -14,11 +14,16 @@ import threading
 
 __all__ = ["retained_heap"]
 
-_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_MMAP_MAX = -1, -3, -4
 _GLIBC_DEFAULT_MMAP_MAX = 65536
-# What glibc's own dynamic rule sets after the first freed block of its
-# 32 MiB mmap ceiling, which any image-sized NumPy array triggers.
-_TRIM_AFTER = 64 << 20
+# Any mallopt call switches off glibc's dynamic thresholds for the rest of the
+# process, so leaving the context sets what that rule reaches after freeing an
+# image-sized array: mmap only above its 32 MiB ceiling, and a trim threshold
+# of twice that. Left at glibc's initial 128 KiB, every later array of an
+# image's size would be mapped and zero-filled anew (backprop after the prior
+# spent most of its time in the kernel that way).
+_MMAP_AFTER = 32 << 20
+_TRIM_AFTER = 2 * _MMAP_AFTER
 _heap_lock = threading.Lock()
 _heap_users = 0
 
@@ -37,8 +42,9 @@ def retained_heap():
     """Keep freed memory in the process while CPU training runs (glibc only).
 
     Inside this context big blocks come from the heap and stay there; on
-    leaving it (the last of concurrent users) mmap is allowed again and the
-    free memory is returned to the system. Elsewhere this does nothing.
+    leaving it (the last of concurrent users) mmap is allowed again for
+    blocks above 32 MiB and the free memory is returned to the system.
+    Elsewhere this does nothing.
     """
     global _heap_users
     libc = _glibc()
@@ -57,5 +63,6 @@ def retained_heap():
             _heap_users -= 1
             if _heap_users == 0:
                 libc.mallopt(_M_MMAP_MAX, _GLIBC_DEFAULT_MMAP_MAX)
+                libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_AFTER)
                 libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_AFTER)
                 libc.malloc_trim(0)
