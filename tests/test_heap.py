@@ -1,7 +1,6 @@
 """The retained heap: training loops on the CPU reuse freed memory instead of faulting it in again."""
 
 import contextlib
-import resource
 
 import numpy as np
 import pytest
@@ -12,6 +11,7 @@ from napari_dsp import _heap
 from napari_dsp._kanezaki import train_step
 from napari_dsp.backprop import backprop_segmentation
 
+resource = pytest.importorskip("resource")  # Unix only; the allocator settings are glibc's
 pytestmark = pytest.mark.skipif(_heap._glibc() is None, reason="the allocator settings are glibc's")
 
 
