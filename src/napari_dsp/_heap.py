@@ -38,17 +38,18 @@ def _glibc():
 
 
 @contextlib.contextmanager
-def retained_heap():
+def retained_heap(device=None):
     """Keep freed memory in the process while CPU training runs (glibc only).
 
     Inside this context big blocks come from the heap and stay there; on
     leaving it (the last of concurrent users) mmap is allowed again for
     blocks above 32 MiB and the free memory is returned to the system.
-    Elsewhere this does nothing.
+    Elsewhere, or when `device` (a ``torch.device``) is not the CPU, this
+    does nothing.
     """
     global _heap_users
     libc = _glibc()
-    if libc is None:
+    if libc is None or (device is not None and device.type != "cpu"):
         yield
         return
     with _heap_lock:

@@ -9,7 +9,6 @@ and accepts user scribbles; both are options of one function here. The
 network and the training step live in `napari_dsp._kanezaki`.
 """
 
-import contextlib
 import math
 import time
 from dataclasses import asdict, dataclass, fields
@@ -464,7 +463,7 @@ def backprop_segmentation(
     def progress(step, loss, labels):
         return Progress(step, total, loss, "backprop", lambda: relabel(labels.cpu().numpy()))
 
-    with retained_heap() if device.type == "cpu" else contextlib.nullcontext():
+    with retained_heap(device):
         warmup_optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate)
         for step in range(1, warmup + 1):
             warmup_optimizer.param_groups[0]["lr"] = warmup_lr(step, learning_rate, warmup)
@@ -549,7 +548,7 @@ def estimate_backprop_seconds(
                    scribble_target=None, free_target_mask=None, continuity=float(continuity),
                    autocast_dtype=_kanezaki.PRECISIONS[precision])
     times = []
-    with retained_heap() if device.type == "cpu" else contextlib.nullcontext():  # as the run itself
+    with retained_heap(device):  # as the run itself
         for _ in range(3):
             start = time.perf_counter()
             _kanezaki.train_step(model, optimizer, x, **options)  # returns host scalars, so the device is synchronised

@@ -4,7 +4,6 @@ The prior keeps the surfaces of an image and drops fine texture; every
 segmenter in this package clusters it rather than the raw image.
 """
 
-import contextlib
 import math
 import queue
 import threading
@@ -425,7 +424,7 @@ def deep_segmentation_prior(
         strategy = "batched" if device.type != "cpu" else "threads"
     generators = _dip.generators(seed, restarts)
     total = iterations * restarts
-    with retained_heap() if device.type == "cpu" else contextlib.nullcontext():
+    with retained_heap(device):
         if strategy == "threads":
             try:
                 _run_threaded(fit, generators, n_workers, n_threads, callback, total)
