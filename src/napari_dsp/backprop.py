@@ -100,7 +100,7 @@ class BackpropOptions:
             raise ValueError(f"cosine_annealing={self.cosine_annealing!r} must be True or False")
 
     @classmethod
-    def from_preset(cls, preset="paper", **options):
+    def from_preset(cls, preset=PAPER.name, **options):
         """The preset's backprop settings (`napari_dsp.recipes`) with the `options` that are not None.
 
         Examples
@@ -273,7 +273,7 @@ def backprop_segmentation(
     image: ArrayLike,
     *,
     guide: Optional[ArrayLike] = None,
-    preset: str = "paper",
+    preset: str = PAPER.name,
     n_segments: Optional[int] = None,
     compactness: Optional[float] = None,
     n_features: Optional[int] = None,

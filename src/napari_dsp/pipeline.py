@@ -73,7 +73,7 @@ def segment(
     image: ArrayLike,
     *,
     method: str = "kmeans",
-    preset: str = "paper",
+    preset: str = PAPER.name,
     n_clusters: int = PAPER.kmeans.n_clusters,
     window: int = PAPER.kmeans.window,
     rule: str = FOREGROUND_RULES[0],

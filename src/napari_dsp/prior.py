@@ -23,7 +23,7 @@ from ._device import resolve_device
 from ._heap import retained_heap
 from ._image import check_channel_axis, check_choice, check_int, check_number, check_seed, prepare_image, spatial_shape
 from .progress import Progress, report
-from .recipes import PriorRecipe, get_preset
+from .recipes import PAPER, PriorRecipe, get_preset
 
 __all__ = ["STRATEGIES", "PriorEstimate", "deep_segmentation_prior", "estimate_prior", "working_shape"]
 
@@ -295,7 +295,7 @@ def _fitting_shape(shape, max_size, available):
 def deep_segmentation_prior(
     image: ArrayLike,
     *,
-    preset: str = "paper",
+    preset: str = PAPER.name,
     iterations: Optional[int] = None,
     restarts: Optional[int] = None,
     learning_rate: Optional[float] = None,
@@ -466,7 +466,7 @@ def estimate_prior(
     shape: tuple,
     *,
     channel_axis: Optional[int] = None,
-    preset: str = "paper",
+    preset: str = PAPER.name,
     iterations: Optional[int] = None,
     restarts: Optional[int] = None,
     max_size: Optional[int] = None,

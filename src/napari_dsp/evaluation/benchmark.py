@@ -119,7 +119,7 @@ def _merge(name, given, defaults, allowed=None):
 
 
 def plan_jobs(
-    task, *, methods=None, preset="paper", n_clusters=BSDS500_CLUSTERS, window=PAPER.kmeans.window, prior=None,
+    task, *, methods=None, preset=PAPER.name, n_clusters=BSDS500_CLUSTERS, window=PAPER.kmeans.window, prior=None,
     backprop=None, kmeans=None, seed=0,
 ):
     """List the jobs of a benchmark run.
