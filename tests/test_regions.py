@@ -57,6 +57,16 @@ def test_regions_are_connected_and_consecutive():
         assert label(labels == value, connectivity=1).max() == 1
 
 
+def test_no_region_below_min_size():
+    # Noise with a low threshold leaves hundreds of small regions, which grow by
+    # absorbing each other before they pass the minimum.
+    image = np.random.default_rng(2).random((60, 90, 3))
+    for min_size in (0.01, 0.05):
+        labels = region_segmentation(image, channel_axis=-1, threshold=0.5, min_size=min_size)
+        sizes = np.bincount(labels.ravel())[1:]
+        assert len(sizes) > 1 and sizes.min() >= min_size * labels.size
+
+
 def test_threshold_controls_granularity():
     rng = np.random.default_rng(2)
     image = rng.random((60, 60, 3))
