@@ -149,3 +149,21 @@ def test_saliency_from_a_prior_and_the_cut_on_the_image():
     np.testing.assert_allclose(hybrid.saliency, saliency_map(smooth, channel_axis=-1), atol=1e-6)
     with pytest.raises(ValueError, match="prior has shape"):
         foreground_segmentation(image, prior=smooth[:10], channel_axis=-1)
+
+
+def test_image_too_large_for_memory_is_segmented_smaller(monkeypatch):
+    from types import SimpleNamespace
+
+    from napari_dsp import foreground
+
+    image, truth = _scene()
+    available = 2 * foreground._BYTES_PER_PIXEL * truth.size / 4
+    monkeypatch.setattr("napari_dsp._memory.psutil.virtual_memory", lambda: SimpleNamespace(available=available))
+    with pytest.warns(UserWarning, match=r"segmenting it at 48 x 56") as record:
+        result = foreground_segmentation(image, prior=image, channel_axis=-1)
+    assert len(record) == 1  # one warning for the image and its prior
+    assert result.mask.shape == truth.shape and result.mask.dtype == np.uint8
+    assert result.saliency.shape == truth.shape and result.saliency.dtype == np.float32
+    assert _iou(result.mask, truth) > 0.9
+    with pytest.warns(UserWarning, match=r"segmenting it at 48 x 56"):
+        assert saliency_map(image, channel_axis=-1).shape == truth.shape

@@ -141,3 +141,22 @@ def test_slic_and_other_linkages():
                     {"linkage": "average", "threshold": 2.0}):
         labels = region_segmentation(image, channel_axis=-1, **options)
         assert np.median(_best_match_iou(labels, truth)) > 0.8, options
+
+
+def test_image_too_large_for_memory_is_segmented_smaller(monkeypatch):
+    from types import SimpleNamespace
+
+    from skimage.measure import label
+
+    from napari_dsp import regions
+
+    image, truth = _quadrants()
+    # Free memory for a quarter of the pixels: the method works at half the size and enlarges the labels.
+    available = 2 * regions._BYTES_PER_PIXEL * truth.size / 4
+    monkeypatch.setattr("napari_dsp._memory.psutil.virtual_memory", lambda: SimpleNamespace(available=available))
+    with pytest.warns(UserWarning, match=r"segmenting it at 40 x 48"):
+        labels = region_segmentation(image, channel_axis=-1)
+    assert labels.shape == truth.shape and labels.dtype == np.int32
+    assert np.all(_best_match_iou(labels, truth) > 0.9)
+    for value in np.unique(labels):
+        assert label(labels == value, connectivity=1).max() == 1

@@ -27,6 +27,7 @@ from scipy.sparse import csgraph
 from scipy.sparse.linalg import spsolve
 
 from ._image import check_int, check_number, check_seed, prepare_image
+from ._memory import enlarge, shrink_to_fit
 from .recipes import FOREGROUND
 
 __all__ = ["ForegroundResult", "foreground_segmentation", "saliency_map", "saliency_rule"]
@@ -50,6 +51,9 @@ _SCALES = (0.5, 1.0)
 _PRIOR_GAIN = 1.0
 _BAND_PENALTY = 2.0
 _COLOUR_CLIP = 8.0
+# Peak memory per pixel (superpixels, saliency, the cut's graph), measured as peak RSS at 1 to 13.5
+# megapixels, with some room; a prior adds about 25 bytes.
+_BYTES_PER_PIXEL = 350
 
 
 @dataclass(frozen=True)
@@ -305,6 +309,12 @@ def saliency_map(image, *, channel_axis=None, n_segments=_D.n_segments, compactn
     ValueError
         If the image or an option is invalid.
 
+    Warns
+    -----
+    UserWarning
+        If the image would need more than half of the free memory: it is
+        then segmented at a smaller size and the saliency enlarged.
+
     References
     ----------
     .. [1] W. Zhu, S. Liang, Y. Wei, J. Sun, "Saliency Optimization from
@@ -320,8 +330,10 @@ def saliency_map(image, *, channel_axis=None, n_segments=_D.n_segments, compactn
     """
     _validate(n_segments, compactness, color_sigma, boundary_sigma, spatial_sigma, optimize, True, 1.0, 1, True)
     scaled = prepare_image(image, channel_axis)
-    lab = _features(scaled.data)
-    return _saliency(lab, n_segments, compactness, color_sigma, boundary_sigma, spatial_sigma, optimize)
+    [chw] = shrink_to_fit([scaled.data], _BYTES_PER_PIXEL, "saliency_map")
+    lab = _features(chw)
+    return enlarge(_saliency(lab, n_segments, compactness, color_sigma, boundary_sigma, spatial_sigma, optimize),
+                   scaled.spatial_shape, order=1)
 
 
 def foreground_segmentation(
@@ -392,6 +404,12 @@ def foreground_segmentation(
         If the image is not 2-D (plus channels), smaller than 2 x 2, or an
         option is out of range.
 
+    Warns
+    -----
+    UserWarning
+        If the image would need more than half of the free memory: it is
+        then segmented at a smaller size and the mask and saliency enlarged.
+
     References
     ----------
     .. [1] W. Zhu, S. Liang, Y. Wei, J. Sun, "Saliency Optimization from
@@ -412,13 +430,13 @@ def foreground_segmentation(
               smoothness, iterations, refine)
     check_seed(seed, generator=True)  # checked for a uniform API; the method is deterministic
     scaled = prepare_image(image, channel_axis)
-    lab = _features(scaled.data)
-    source = lab
-    if prior is not None:
-        if np.shape(prior) != scaled.shape:
-            raise ValueError(f"prior has shape {np.shape(prior)} but the image has shape {scaled.shape}; pass the "
-                             "prior computed from this image (same shape and channel_axis) or prior=None")
-        source = _features(prepare_image(prior, channel_axis).data)
+    if prior is not None and np.shape(prior) != scaled.shape:
+        raise ValueError(f"prior has shape {np.shape(prior)} but the image has shape {scaled.shape}; pass the "
+                         "prior computed from this image (same shape and channel_axis) or prior=None")
+    arrays = [scaled.data] if prior is None else [scaled.data, prepare_image(prior, channel_axis).data]
+    arrays = shrink_to_fit(arrays, _BYTES_PER_PIXEL, "foreground_segmentation")
+    lab = _features(arrays[0])
+    source = lab if prior is None else _features(arrays[1])
     saliency = _saliency(source, n_segments, compactness, color_sigma, boundary_sigma, spatial_sigma, optimize)
     threshold = _otsu(saliency)
     if graph_cut and np.ptp(saliency) > 0:
@@ -427,7 +445,8 @@ def foreground_segmentation(
         mask = saliency > threshold
     if refine:
         mask = _refine(mask)
-    return ForegroundResult(mask.astype(np.uint8), saliency, threshold)
+    shape = scaled.spatial_shape
+    return ForegroundResult(enlarge(mask.astype(np.uint8), shape), enlarge(saliency, shape, order=1), threshold)
 
 
 def saliency_rule(labels, saliency):

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 import numpy as np
-import psutil
 import torch
 from numpy.typing import ArrayLike
 from skimage.transform import resize
@@ -22,6 +21,7 @@ from . import _dip
 from ._device import resolve_device
 from ._heap import retained_heap
 from ._image import check_channel_axis, check_choice, check_int, check_number, check_seed, prepare_image, spatial_shape
+from ._memory import available_bytes as _available_bytes
 from .progress import Progress, report
 from .recipes import PAPER, PriorRecipe, get_preset
 
@@ -40,15 +40,6 @@ class _Stopped(Exception):
 _SHARED_CORES_MIN_PIXELS = 256 * 256
 # Activations and gradients of one restart per padded pixel, measured (peak RSS) at 512 and 1024 px.
 _BYTES_PER_PIXEL = 1100
-
-
-def _available_bytes(device) -> Optional[int]:
-    """Memory free for the fit on `device`: psutil's available RAM, or the GPU's free memory."""
-    if device.type == "cuda":
-        return int(torch.cuda.mem_get_info(device)[0])
-    if device.type == "cpu":
-        return int(psutil.virtual_memory().available)
-    return None
 
 
 def _concurrent_restarts(wanted, padded, available):

@@ -28,6 +28,7 @@ import numpy as np
 from scipy import ndimage
 
 from ._image import check_choice, check_int, check_number, check_seed, prepare_image
+from ._memory import enlarge, shrink_to_fit
 from .recipes import REGIONS
 
 __all__ = ["LINKAGES", "SUPERPIXELS", "check_region_options", "region_segmentation"]
@@ -48,6 +49,9 @@ _MIN_SUPERPIXEL = 50
 # Felzenszwalb pre-smoothing and smallest segment (pixels).
 _FZ_SIGMA = 0.5
 _FZ_MIN = 20
+# Peak memory per pixel (Felzenszwalb's graph, the features, the merge's statistics), measured
+# as peak RSS at 1 and 13.5 megapixels.
+_BYTES_PER_PIXEL = 350
 
 
 def _features(chw):
@@ -214,13 +218,13 @@ class _Merger:
             root = nxt
 
 
-def _oversegment(scaled, features, superpixels, scale, n_segments, compactness):
+def _oversegment(chw, features, superpixels, scale, n_segments, compactness):
     """Connected over-segmentation, labels 0..n-1; assumes valid input."""
     from skimage.measure import label as connected
     from skimage.segmentation import felzenszwalb, slic
 
     if superpixels == "felzenszwalb":
-        data = scaled.data[0] if scaled.data.shape[0] == 1 else np.moveaxis(scaled.data, 0, -1)
+        data = chw[0] if chw.shape[0] == 1 else np.moveaxis(chw, 0, -1)
         with warnings.catch_warnings():
             # skimage warns about 4-channel images; channel_axis already says what they are.
             warnings.filterwarnings("ignore", "Got image with third dimension", RuntimeWarning)
@@ -360,6 +364,12 @@ def region_segmentation(
         If the image is not 2-D (plus channels), smaller than 2 x 2, or an
         option is out of range.
 
+    Warns
+    -----
+    UserWarning
+        If the image would need more than half of the free memory: it is
+        then segmented at a smaller size and the labels enlarged.
+
     References
     ----------
     .. [1] P. F. Felzenszwalb, D. P. Huttenlocher, "Efficient Graph-Based
@@ -381,11 +391,12 @@ def region_segmentation(
                          linkage=linkage, threshold=threshold, boundary_weight=boundary_weight, min_size=min_size,
                          seed=seed)
     scaled = prepare_image(image, channel_axis)
-    features = _features(scaled.data)
-    segments = _oversegment(scaled, features, superpixels, scale, n_segments, compactness)
+    [chw] = shrink_to_fit([scaled.data], _BYTES_PER_PIXEL, "region_segmentation")
+    features = _features(chw)
+    segments = _oversegment(chw, features, superpixels, scale, n_segments, compactness)
     n = int(segments.max()) + 1
     if n == 1:
-        return np.ones(segments.shape, np.int32)
+        return np.ones(scaled.spatial_shape, np.int32)
     edges = _edge_map(features) if boundary_weight else None
     merger = _Merger(*_graph(segments, features, edges, n), boundary_weight, linkage)
     if linkage == "adaptive":
@@ -400,4 +411,4 @@ def region_segmentation(
         merger.run(threshold * max(float(np.quantile(initial, _QUANTILE)), _EPS))
     merger.absorb_small(min_size * segments.size)
     _, labels = np.unique(merger.roots()[segments], return_inverse=True)
-    return (labels.reshape(segments.shape) + 1).astype(np.int32)
+    return enlarge((labels.reshape(segments.shape) + 1).astype(np.int32), scaled.spatial_shape)
