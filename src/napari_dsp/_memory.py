@@ -18,7 +18,7 @@ def available_bytes(device) -> Optional[int]:
     return None
 
 
-def shrink_to_fit(arrays, bytes_per_pixel, method, *, stacklevel=3):
+def shrink_to_fit(arrays, bytes_per_pixel, method):
     """`arrays`, or smaller copies of them that fit in half of the free RAM at `bytes_per_pixel`.
 
     Methods that work on every pixel of a very large image (a slide scan, a
@@ -33,8 +33,6 @@ def shrink_to_fit(arrays, bytes_per_pixel, method, *, stacklevel=3):
         Peak memory of the method per pixel.
     method : str
         The method's name, for the warning.
-    stacklevel : int, optional
-        Passed to `warnings.warn`: 3 names the caller's caller.
 
     Returns
     -------
@@ -53,7 +51,7 @@ def shrink_to_fit(arrays, bytes_per_pixel, method, *, stacklevel=3):
         f"{method} on a {height} x {width} image needs about {bytes_per_pixel * height * width / 2**30:.1f} GiB, "
         f"more than half of the {2 * budget / 2**30:.1f} GiB free; segmenting it at {shape[0]} x {shape[1]} "
         "and enlarging the result",
-        stacklevel=stacklevel,
+        stacklevel=3,  # the line that called the method
     )
     return [resize(chw, (chw.shape[0], *shape), order=1, anti_aliasing=True).astype(chw.dtype) for chw in arrays]
 

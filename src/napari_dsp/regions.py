@@ -50,7 +50,7 @@ _MIN_SUPERPIXEL = 50
 _FZ_SIGMA = 0.5
 _FZ_MIN = 20
 # Peak memory per pixel (Felzenszwalb's graph, the features, the merge's statistics), measured
-# as peak RSS at 1 and 13.5 megapixels.
+# as peak RSS at 1 to 13.5 megapixels, with some room.
 _BYTES_PER_PIXEL = 350
 
 
