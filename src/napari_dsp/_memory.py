@@ -7,14 +7,14 @@ from typing import Optional
 import psutil
 
 
-def available_bytes(device) -> Optional[int]:
-    """Memory free on the torch `device`: the GPU's free memory, psutil's available RAM; None if unknown."""
+def available_bytes(device=None) -> Optional[int]:
+    """Memory free on the torch `device`: available RAM (psutil) for the CPU or None, free GPU memory, else None."""
+    if device is None or device.type == "cpu":
+        return int(psutil.virtual_memory().available)
     if device.type == "cuda":
         import torch
 
         return int(torch.cuda.mem_get_info(device)[0])
-    if device.type == "cpu":
-        return int(psutil.virtual_memory().available)
     return None
 
 
@@ -42,7 +42,7 @@ def shrink_to_fit(arrays, bytes_per_pixel, method):
     from skimage.transform import resize
 
     height, width = arrays[0].shape[1:]
-    budget = psutil.virtual_memory().available / 2
+    budget = available_bytes() / 2
     if bytes_per_pixel * height * width <= budget:
         return list(arrays)
     factor = math.sqrt(budget / (bytes_per_pixel * height * width))
@@ -57,7 +57,7 @@ def shrink_to_fit(arrays, bytes_per_pixel, method):
 
 
 def enlarge(array, shape, order=0):
-    """`array` (H, W) brought to `shape`: nearest neighbour (``order=0``, labels keep their connectivity) or bilinear."""
+    """`array` (H, W) brought to `shape`: nearest neighbour (``order=0``; labels stay connected) or bilinear."""
     if array.shape == tuple(shape):
         return array
     from skimage.transform import resize
