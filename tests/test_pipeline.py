@@ -56,11 +56,26 @@ def _never_called(progress):
         ({"window": 41}, "larger than"),
         ({"n_clusters": 0}, "n_clusters=0"),
         ({"channel_axis": None}, "expected a 2-D image"),
+        ({"prior": np.zeros((40, 40))}, r"prior has shape \(40, 40\); it must be the image's shape, \(40, 40, 3\)"),
     ],
 )
 def test_bad_options_fail_before_the_prior(options, message):
     with pytest.raises(ValueError, match=message):
         segment(np.zeros((40, 40, 3)), **{"channel_axis": -1, **options}, callback=_never_called)
+
+
+def test_a_given_prior_replaces_the_fit(noisy_regions, region_ious):
+    image, truth = noisy_regions
+    common = {"method": "kmeans", "n_clusters": 3, "channel_axis": -1, "seed": 0, "device": "cpu"}
+    fitted = segment(image, iterations=20, restarts=2, **common)
+    again = segment(image, prior=fitted.prior, callback=_never_called, **common)
+    np.testing.assert_array_equal(again.labels, fitted.labels)
+    # a prior drawn by hand, with regions the image does not have, decides the labels
+    halves = np.zeros((64, 64), np.int32)
+    halves[:, 32:] = 1
+    hand = segment(image, prior=np.repeat(halves[..., None], 3, -1).astype(np.float32), callback=_never_called,
+                   **{**common, "n_clusters": 2})
+    assert region_ious(hand.labels, halves).min() == 1.0
 
 
 def test_callback_cancels():

@@ -86,6 +86,7 @@ def segment(
     callback: Optional[Callable] = None,
     backprop_options: Optional[dict] = None,
     region_options: Optional[dict] = None,
+    prior: Optional[ArrayLike] = None,
 ) -> Segmentation:
     """Compute the Deep Segmentation Prior of an image and segment it.
 
@@ -149,6 +150,12 @@ def segment(
         `napari_dsp.regions.region_segmentation` for ``"regions"``, e.g.
         ``{"threshold": 12, "min_size": 0.0005}`` for more, smaller regions;
         checked before the prior is computed.
+    prior : array_like or None, optional
+        The prior of this `image`, fitted earlier with the same settings
+        (the ``prior`` of an earlier result, whose method used the same
+        prior): it is used as it is instead of being fitted again, so that
+        trying other segmentation options costs no second fit. Same shape
+        as `image`. The settings recorded in the result are the ones given.
 
     Returns
     -------
@@ -158,8 +165,9 @@ def segment(
     Raises
     ------
     ValueError
-        If `method` is unknown or an option does not fit the image; this is
-        checked before the prior is computed.
+        If `method` is unknown, an option does not fit the image or `prior`
+        is not the image's shape; this is checked before the prior is
+        computed.
     napari_dsp.progress.Cancelled
         If the callback cancels the run.
 
@@ -199,10 +207,16 @@ def segment(
     max_size = recipe.max_size if max_size is None else max_size
     device = str(resolve_device(device))
 
-    prior = deep_segmentation_prior(
-        array, iterations=iterations, restarts=restarts, learning_rate=recipe.learning_rate, max_size=max_size,
-        average_last=recipe.average_last, channel_axis=channel_axis, device=device, seed=seed, callback=callback,
-    )
+    if prior is not None:
+        prior = np.asarray(prior, dtype=np.float32)
+        if prior.shape != array.shape:
+            raise ValueError(f"prior has shape {prior.shape}; it must be the image's shape, {array.shape}")
+    else:
+        prior = deep_segmentation_prior(
+            array, iterations=iterations, restarts=restarts, learning_rate=recipe.learning_rate,
+            max_size=max_size, average_last=recipe.average_last, channel_axis=channel_axis, device=device,
+            seed=seed, callback=callback,
+        )
     parameters = {
         "method": method,
         "preset": preset,

@@ -94,6 +94,37 @@ def test_segment_widget_region_boxes_set_the_number_of_regions(viewer, qtbot):
     assert counts[0] == 1 and counts[1] > 10
 
 
+def test_segment_widget_refits_the_prior_only_when_the_prior_would_change(viewer, qtbot, monkeypatch):
+    import napari_dsp.pipeline
+
+    fits, fit = [], napari_dsp.pipeline.deep_segmentation_prior
+    monkeypatch.setattr(napari_dsp.pipeline, "deep_segmentation_prior",
+                        lambda *args, **kwargs: fits.append(kwargs["seed"]) or fit(*args, **kwargs))
+    rng = np.random.default_rng(0)
+    layer = viewer.add_image(np.kron(rng.random((4, 6)), np.ones((10, 10))).astype(np.float32), name="blocks")
+    widget = open_widget(viewer, "Segment")
+    widget.method.value = "regions"
+    small_prior(widget, iterations=2, restarts=1)
+    counts = []
+    for threshold in (1000.0, 0.5):  # the tuning loop: only the segmentation changes
+        widget.threshold.value = threshold
+        click_and_wait(qtbot, widget)
+        counts.append(int(viewer.layers["blocks regions"].data.max()))
+    assert fits == [0] and counts[0] == 1 and counts[1] > 10
+    assert "the prior of the last run is reused" in widget.note.value
+    widget.method.value = "kmeans"  # a different prior recipe
+    small_prior(widget, iterations=2, restarts=1)
+    click_and_wait(qtbot, widget)
+    widget.n_clusters.value = 2
+    click_and_wait(qtbot, widget)
+    assert fits == [0, 0] and viewer.layers["blocks kmeans"].data.max() == 2
+    widget.seed.value = 1
+    click_and_wait(qtbot, widget)
+    layer.data = layer.data[::-1].copy()  # the user changed the image
+    click_and_wait(qtbot, widget)
+    assert fits == [0, 0, 1, 1] and "reused" not in widget.note.value
+
+
 def test_segment_widget_backprop_method(viewer, qtbot):
     viewer.add_image(three_regions((16, 24)), name="steps")
     widget = open_widget(viewer, "Segment")

@@ -1,7 +1,9 @@
 """The one-click Segment dock widget: fit the prior and segment it."""
 
+import hashlib
 from typing import TYPE_CHECKING
 
+import numpy as np
 from magicgui.widgets import ComboBox
 
 from ._base import DSPWidget, device_argument, device_box, parameter_boxes, preset_box, seed_box, set_boxes
@@ -12,6 +14,17 @@ if TYPE_CHECKING:
 
 # Methods whose result comes with a saliency map, shown as an Image layer of its own.
 _WITH_SALIENCY = ("foreground", "doubledip")
+
+
+def _prior_key(plane, channel_axis, parameters: dict) -> tuple:
+    """What the prior of `plane` depends on: its pixels and the prior settings in `parameters`."""
+    from ..pipeline import prior_recipe
+    from ..recipes import get_preset
+
+    digest = hashlib.blake2b(np.ascontiguousarray(plane).data).hexdigest()
+    settings = tuple(parameters[name] for name in ("iterations", "restarts", "max_size", "seed", "device"))
+    recipe = prior_recipe(parameters["method"], get_preset(parameters["preset"]))
+    return (digest, plane.shape, plane.dtype.str, channel_axis, recipe, *settings)
 
 
 class SegmentWidget(DSPWidget):
@@ -55,6 +68,9 @@ class SegmentWidget(DSPWidget):
         self.method.changed.connect(self._method_changed)
         self.preset.changed.connect(self._preset_chosen)
         self._enable_boxes()
+        # (key, prior) of the last plane segmented: a rerun with other segmentation options, the usual
+        # tuning loop, reuses the prior instead of fitting it again. One plane, to bound the memory.
+        self._last_prior = (None, None)
         self._finish_layout(self.method, self.n_clusters, *self._backprop.values(), *self._regions.values(),
                             self.preset, *self._prior.values(), self.seed, self.device)
 
@@ -106,19 +122,25 @@ class SegmentWidget(DSPWidget):
 
         def estimate(job, source, indices):
             job.at(method, indices[0], 1)
-            shape = source.plane(indices[0]).shape
-            seconds = estimate_prior(shape, channel_axis=source.plane_channel_axis, **options).seconds
+            plane, channel_axis = source.plane(indices[0]), source.plane_channel_axis
+            reused = len(indices) == 1 and self._last_prior[0] == _prior_key(plane, channel_axis, parameters)
+            seconds = 0.0 if reused else estimate_prior(plane.shape, channel_axis=channel_axis, **options).seconds
             if method == "backprop":
                 seconds += estimate_backprop_seconds(
-                    shape, channel_axis=source.plane_channel_axis, device=options["device"],
+                    plane.shape, channel_axis=channel_axis, device=options["device"],
                     **parameters["backprop_options"],
                 )
-            job.emit(None, message=f"estimated time: about {seconds:.0f} s{per_slice}")
+            reuse = "; the prior of the last run is reused (same image and prior settings)" if reused else ""
+            job.emit(None, message=f"estimated time: about {seconds:.0f} s{per_slice}{reuse}")
 
         kinds = (PRIOR, SALIENCY, method) if method in _WITH_SALIENCY else (PRIOR, method)
 
         def compute(job, plane, channel_axis, _index):
-            result = segment(plane, channel_axis=channel_axis, callback=job.callback, **parameters)
+            key = _prior_key(plane, channel_axis, parameters)
+            known, prior = self._last_prior
+            result = segment(plane, channel_axis=channel_axis, callback=job.callback,
+                             prior=prior if known == key else None, **parameters)
+            self._last_prior = (key, result.prior)
             planes = {PRIOR: result.prior, method: result.labels}
             if result.saliency is not None:
                 planes[SALIENCY] = result.saliency
