@@ -70,6 +70,29 @@ def test_image_files(tmp_path, name, image):
     assert tifffile.imread(tmp_path / f"{stem}_prior.tif").shape == prior_shape
 
 
+def test_prior_of_an_earlier_run_replaces_the_fit(tmp_path, capsys, monkeypatch):
+    from napari_dsp import pipeline
+
+    path = tmp_path / "rgb.png"
+    iio.imwrite(path, _square((32, 40, 3), np.uint8, 20, 230))
+    first, second = tmp_path / "first", tmp_path / "second"
+    assert main(["segment", str(path), *FAST, "--out", str(first)]) == 0
+    monkeypatch.setattr(pipeline, "deep_segmentation_prior", lambda *args, **kwargs: pytest.fail("prior fitted"))
+    prior = first / "rgb_prior.tif"
+    assert main(["segment", str(path), *FAST, "--prior", str(prior), "--out", str(second)]) == 0
+    np.testing.assert_array_equal(tifffile.imread(second / "rgb_labels.tif"), tifffile.imread(first / "rgb_labels.tif"))
+    np.testing.assert_array_equal(tifffile.imread(second / "rgb_prior.tif"), tifffile.imread(prior))
+    parameters = json.loads((second / "rgb_parameters.json").read_text())
+    assert parameters["prior"] == str(prior) and "iterations" not in parameters
+    # its parameters.json works as a --config (the prior file is the image's, not a setting)
+    assert main(["segment", str(path), "--config", str(second / "rgb_parameters.json"), "--prior", str(prior),
+                 "--method", "regions", "--out", str(second)]) == 0
+    capsys.readouterr()
+    code, message = _run_failing(["segment", "--sample", "coffee", "--prior", str(prior)], capsys)
+    assert code == 1
+    assert message.endswith(f"{prior}: prior of shape (32, 40, 3) does not match the image's (400, 600, 3)")
+
+
 def _run_failing(argv, capsys):
     code = main(argv)
     err = capsys.readouterr().err.strip().splitlines()

@@ -44,7 +44,7 @@ SUMMARY = "batch-summary.jsonl"
 
 _DEVICES = (None, "auto", "cpu", "cuda", "mps")
 # Keys of a parameters.json that describe one image rather than the settings; load_settings ignores them.
-_IMAGE_KEYS = ("input", "plane", "planes", "channel_axis")
+_IMAGE_KEYS = ("input", "plane", "planes", "channel_axis", "prior")
 
 
 @dataclass(frozen=True)

@@ -93,6 +93,10 @@ def _add_segment(subparsers):
     source.add_argument("input", nargs="?", help="PNG, JPEG or TIFF image (2-D grayscale or RGB)")
     source.add_argument("--sample", choices=sorted(SAMPLES), help="use a bundled sample photograph instead")
     _add_segment_options(parser)
+    parser.add_argument("--prior", type=Path,
+                        help="the image's prior from an earlier run (its <name>_prior.tif), used instead of fitting "
+                             "one: another --method, --k or --merge-threshold then costs no new fit; the prior "
+                             "options are ignored and the file is recorded in the parameters")
     parser.add_argument("--out", type=Path, default=Path("dsp-output"), help="output folder (default: dsp-output)")
     parser.set_defaults(run=lambda args: _run_segment(args, parser))
 
@@ -197,6 +201,7 @@ def _run_segment(args, parser):
     else:
         image, channel_axis = read_image(args.input)
         name = Path(args.input).stem
+    prior = None if args.prior is None else _read_prior(args.prior, image.shape)
 
     from tqdm import tqdm
 
@@ -217,18 +222,32 @@ def _run_segment(args, parser):
             bars[-1].close()
 
     try:
-        result = segment(image, channel_axis=channel_axis, callback=show, **_segment_options(args, parser))
+        result = segment(image, channel_axis=channel_axis, callback=show, prior=prior,
+                         **_segment_options(args, parser))
     finally:
         for bar in bars:
             bar.close()
 
     source = f"sample:{args.sample}" if args.sample is not None else str(args.input)
     parameters = {"input": source, **result.parameters}
+    if args.prior is not None:
+        # The prior options given here did not make it; the file's own provenance says what did.
+        for key in ("iterations", "restarts", "max_size"):
+            del parameters[key]
+        parameters["prior"] = str(args.prior)
     written = _write_outputs(args.out, name, image, channel_axis, result, parameters)
     print(f"wrote {len(written)} files to {args.out}/:")
     for path in written:
         print(f"  {path.name}")
     return 0
+
+
+def _read_prior(path, shape):
+    """The prior in TIFF `path`, checked against the image's `shape`."""
+    prior, _ = read_image(path)
+    if prior.shape != shape:
+        raise InputError(f"{path}: prior of shape {prior.shape} does not match the image's {shape}")
+    return prior
 
 
 def _write_outputs(folder, name, image, channel_axis, result, parameters):
@@ -448,10 +467,7 @@ def _image_and_prior(args, check):
         image, channel_axis = read_image(args.input)
     check(image.shape, channel_axis)
     if args.prior is not None:
-        prior, _ = read_image(args.prior)
-        if prior.shape != image.shape:
-            raise InputError(f"{args.prior}: prior of shape {prior.shape} does not match the image's {image.shape}")
-        return image, channel_axis, prior
+        return image, channel_axis, _read_prior(args.prior, image.shape)
     from tqdm import tqdm
 
     from .prior import deep_segmentation_prior
