@@ -83,6 +83,30 @@ def test_folder_outputs_equal_segment_and_rerun_does_nothing(scheduler, tmp_path
     assert {row["status"] for row in _summary(out)} == {"skipped"} and len(_summary(out)) == 3
 
 
+def test_regions_without_the_prior_write_no_prior(scheduler, tmp_path):
+    folder, out = tmp_path / "in", tmp_path / "out"
+    folder.mkdir()
+    iio.imwrite(folder / "rgb.png", _rgb(seed=2))
+    stack = _grey((2, 20, 24), seed=3)
+    tifffile.imwrite(folder / "stack.tif", stack, photometric="minisblack")
+    options = ["--method", "regions", "--no-prior", "--merge-threshold", "5", "--seed", "0", "--device", "cpu"]
+
+    assert main(["batch", str(folder), "--out", str(out), "--scheduler", scheduler, *options]) == 0
+
+    assert not list(out.rglob("*prior*"))
+    (labels,) = out.glob("stack_*_labels.tif")
+    expected = [segment(plane, method="regions", fit_prior=False, seed=0, region_options={"threshold": 5}).labels
+                for plane in stack]
+    np.testing.assert_array_equal(tifffile.imread(labels), np.stack(expected))
+    (parameters,) = out.glob("rgb_*_parameters.json")
+    recorded = json.loads(parameters.read_text())
+    assert recorded["fit_prior"] is False and "iterations" not in recorded
+    # Given either way, the same settings name the same outputs: the re-run skips them all.
+    assert main(["batch", str(folder), "--out", str(out), "--config", str(parameters), "--scheduler",
+                 "tcp://127.0.0.1:1"]) == 0
+    assert {row["status"] for row in _summary(out)} == {"skipped"}
+
+
 def test_corrupt_file_is_reported_while_others_finish(tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
@@ -153,7 +177,8 @@ def test_find_images(tmp_path):
     "option, message",
     [({"method": "watershed"}, "method='watershed' is unknown"), ({"window": 4}, "window=4 must be odd"),
      ({"n_workers": 2, "scheduler": "tcp://127.0.0.1:1"}, "leave it None"), ({"retries": -1}, "retries=-1"),
-     ({"method": "regions", "region_options": {"min_size": 2}}, "min_size=2")],
+     ({"method": "regions", "region_options": {"min_size": 2}}, "min_size=2"),
+     ({"fit_prior": False}, "fit_prior=False works only with method='regions'")],
 )
 def test_bad_options_fail_before_any_work(tmp_path, option, message):
     iio.imwrite(tmp_path / "a.png", _grey((24, 32), seed=0))

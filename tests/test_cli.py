@@ -93,6 +93,18 @@ def test_prior_of_an_earlier_run_replaces_the_fit(tmp_path, capsys, monkeypatch)
     assert message.endswith(f"{prior}: prior of shape (32, 40, 3) does not match the image's (400, 600, 3)")
 
 
+def test_regions_without_the_prior(tmp_path):
+    path = tmp_path / "rgb.png"
+    iio.imwrite(path, _square((32, 40, 3), np.uint8, 20, 230))
+    assert main(["segment", str(path), "--method", "regions", "--no-prior", "--out", str(tmp_path / "regions")]) == 0
+    names = sorted(p.name for p in (tmp_path / "regions").iterdir())
+    assert names == sorted(f"rgb_{output}" for output in OUTPUTS if not output.startswith("prior"))
+    assert json.loads((tmp_path / "regions" / "rgb_parameters.json").read_text())["fit_prior"] is False
+    # like the other region options, it does not apply to another method: that one fits its prior
+    assert main(["segment", str(path), "--no-prior", *FAST, "--out", str(tmp_path / "kmeans")]) == 0
+    assert (tmp_path / "kmeans" / "rgb_prior.tif").is_file()
+
+
 def _run_failing(argv, capsys):
     code = main(argv)
     err = capsys.readouterr().err.strip().splitlines()

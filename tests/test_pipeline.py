@@ -6,6 +6,7 @@ import pytest
 from napari_dsp.pipeline import Segmentation, segment
 from napari_dsp.progress import Cancelled
 from napari_dsp.recipes import FAST, REGIONS
+from napari_dsp.regions import region_segmentation
 
 
 def test_kmeans_recovers_regions_and_reports_progress(noisy_regions, region_ious):
@@ -56,6 +57,7 @@ def _never_called(progress):
         ({"window": 41}, "larger than"),
         ({"n_clusters": 0}, "n_clusters=0"),
         ({"channel_axis": None}, "expected a 2-D image"),
+        ({"fit_prior": False}, r"fit_prior=False works only with method='regions'; method='kmeans' segments"),
         ({"prior": np.zeros((40, 40))}, r"prior has shape \(40, 40\); it must be the image's shape, \(40, 40, 3\)"),
     ],
 )
@@ -119,6 +121,13 @@ def test_region_options_reach_the_region_method_and_are_recorded():
     assert fine.labels.max() > default.labels.max() > coarse.labels.max() == 1
     assert fine.parameters["regions"] == {**asdict(REGIONS), "threshold": 0.5}
     assert default.parameters["regions"] == asdict(REGIONS)
+
+
+def test_regions_without_the_prior():
+    result = segment(_blocks(), method="regions", fit_prior=False, callback=_never_called)
+    assert result.prior is None
+    np.testing.assert_array_equal(result.labels, region_segmentation(_blocks()))
+    assert result.parameters["fit_prior"] is False and "iterations" not in result.parameters
 
 
 @pytest.mark.parametrize(

@@ -209,7 +209,7 @@ def load_settings(path) -> dict:
     if not isinstance(values, dict):
         raise ValueError(f"config {path}: expected a JSON object of settings, got {type(values).__name__}")
     allowed = ("method", "preset", "n_clusters", "window", "rule", "iterations", "restarts", "max_size", "seed",
-               "device", "backprop", "regions")
+               "device", "backprop", "regions", "fit_prior")
     unknown = sorted(set(values) - set(allowed) - set(_IMAGE_KEYS))
     if unknown:
         raise ValueError(f"config {path}: unknown key {', '.join(map(repr, unknown))}; use {', '.join(allowed)}")
@@ -239,6 +239,7 @@ def segment_files(
     seed: Optional[int] = None,
     backprop_options: Optional[dict] = None,
     region_options: Optional[dict] = None,
+    fit_prior: bool = True,
     scheduler: Optional[str] = None,
     n_workers: Optional[int] = None,
     retries: int = RETRIES,
@@ -269,6 +270,9 @@ def segment_files(
         `seed`. `device` is resolved on each worker (None: its best).
     region_options : dict, optional
         As in `napari_dsp.pipeline.segment`, for ``method="regions"``.
+    fit_prior : bool, optional
+        As in `napari_dsp.pipeline.segment`: False, for ``method="regions"``
+        only, fits no prior and writes no prior files.
     scheduler : str or None, optional
         Address of a running Dask scheduler, e.g. ``"tcp://10.0.0.1:8786"``.
         None starts a `distributed.LocalCluster` for this call.
@@ -310,7 +314,7 @@ def segment_files(
     options = _check_options(
         method=method, preset=preset, n_clusters=n_clusters, window=window, rule=rule, iterations=iterations,
         restarts=restarts, max_size=max_size, device=device, seed=seed, backprop_options=backprop_options,
-        region_options=region_options,
+        region_options=region_options, fit_prior=fit_prior,
     )
     if scheduler is not None and not isinstance(scheduler, str):
         raise ValueError(f"scheduler={scheduler!r} must be an address such as 'tcp://host:8786', or None")
@@ -368,7 +372,7 @@ def _import_distributed():
 
 
 def _check_options(*, method, preset, n_clusters, window, rule, iterations, restarts, max_size, device, seed,
-                   backprop_options, region_options=None):
+                   backprop_options, region_options=None, fit_prior=True):
     """The options of `segment` every task gets, checked as far as they do not depend on an image.
 
     Defaults are filled in from the preset, so that the same settings given
@@ -379,6 +383,8 @@ def _check_options(*, method, preset, n_clusters, window, rule, iterations, rest
 
     if method not in METHODS:
         raise ValueError(f"method={method!r} is unknown; choose one of {', '.join(map(repr, METHODS))}")
+    if not fit_prior and method != "regions":
+        raise ValueError(f"fit_prior=False works only with method='regions'; method={method!r} segments the prior")
     recipe = get_preset(preset)
     check_int("n_clusters", n_clusters)
     check_int("window", window)
@@ -409,6 +415,11 @@ def _check_options(*, method, preset, n_clusters, window, rule, iterations, rest
         # Filled in, so that the same settings given either way hash alike; absent for the other
         # methods, so that their hashes (and finished outputs) stay what they were.
         options["region_options"] = checked_region_options(region_options)
+    if not fit_prior:
+        # No prior, so no prior settings in the hash either; absent when True, so that names stay as they were.
+        for key in ("iterations", "restarts", "max_size"):
+            del options[key]
+        options["fit_prior"] = False
     return options
 
 
@@ -584,6 +595,8 @@ def _assemble(stack, out, seconds):
             yield plane
 
     for key in ("prior", "labels"):
+        if not (folder / f"{stack.tasks[0].name}_{key}.tif").is_file():  # no prior where none was fitted
+            continue
         first = tifffile.imread(folder / f"{stack.tasks[0].name}_{key}.tif")
         target = out / f"{stack.name}_{key}.tif"
         temporary = target.with_name(f".{target.name}.{os.getpid()}")

@@ -148,6 +148,9 @@ def _add_segment_options(parser):
                           help=f"CNN channels, the most labels (paper {PAPER.backprop.n_features}, "
                                f"fast {FAST.backprop.n_features})")
     regions = parser.add_argument_group("regions options (default: napari_dsp.recipes.REGIONS)")
+    regions.add_argument("--no-prior", action="store_false", dest="fit_prior",
+                         help="fit no prior and write no prior files: regions do not use it (they are merged on "
+                              "the image), so this is the quick way to them")
     regions.add_argument("--merge-threshold", type=float, dest="threshold",
                          help="how different neighbouring regions may be and still merge, in units of the "
                               f"image's median contrast: larger gives fewer regions (default {REGIONS.threshold:g})")
@@ -179,7 +182,7 @@ def _segment_options(args, parser):
     options = dict(
         method=args.method, preset=args.preset, n_clusters=args.n_clusters, window=args.window, rule=args.rule,
         iterations=args.iterations, restarts=args.restarts, max_size=args.max_size,
-        device=None if args.device == "auto" else args.device, seed=args.seed,
+        device=None if args.device == "auto" else args.device, seed=args.seed, fit_prior=args.fit_prior,
     )
     if args.config is not None:
         from .batch import load_settings
@@ -192,6 +195,7 @@ def _segment_options(args, parser):
     # Options of another method are ignored, as --n-clusters is for all but kmeans.
     options["backprop_options"] = backprop if options["method"] == "backprop" else None
     options["region_options"] = regions if options["method"] == "regions" else None
+    options["fit_prior"] = options["fit_prior"] or options["method"] != "regions"
     return options
 
 
@@ -251,18 +255,20 @@ def _read_prior(path, shape):
 
 
 def _write_outputs(folder, name, image, channel_axis, result, parameters):
-    """Write prior, labels, overlay, parameters and the saliency map if any; return the paths written."""
+    """Write prior (if any), labels, overlay, parameters and saliency (if any); return the paths written."""
     import imageio.v3 as iio
     import tifffile
 
     from ._provenance import write_tiff
 
     folder.mkdir(parents=True, exist_ok=True)
-    paths = {key: folder / f"{name}_{key}" for key in (
-        "prior.tif", "prior.png", "labels.tif", "labels.png", "overlay.png", "parameters.json")}
+    keys = ("labels.tif", "labels.png", "overlay.png", "parameters.json")
+    keys = keys if result.prior is None else ("prior.tif", "prior.png", *keys)
+    paths = {key: folder / f"{name}_{key}" for key in keys}
     # The provenance the napari plugin's TIFF writer stores too: opened in napari, the files say what made them.
-    write_tiff(paths["prior.tif"], result.prior, {"kind": "prior", "source": name, "parameters": parameters})
-    iio.imwrite(paths["prior.png"], _displayable(result.prior, image.dtype))
+    if result.prior is not None:
+        write_tiff(paths["prior.tif"], result.prior, {"kind": "prior", "source": name, "parameters": parameters})
+        iio.imwrite(paths["prior.png"], _displayable(result.prior, image.dtype))
     write_tiff(paths["labels.tif"], result.labels,
                {"kind": parameters.get("method", "labels"), "source": name, "parameters": parameters})
     label_dtype = np.uint8 if result.labels.max() < 256 else np.uint16

@@ -48,9 +48,9 @@ class Segmentation:
 
     Attributes
     ----------
-    prior : ndarray of float32
+    prior : ndarray of float32 or None
         The Deep Segmentation Prior, in the input image's shape and
-        intensity scale.
+        intensity scale; None where ``fit_prior=False`` fitted none.
     labels : (M, N) ndarray of int32
         The segmentation: 1..k for ``"kmeans"``, ``"regions"`` and
         ``"backprop"``; 0 (background) and 1 (foreground) for
@@ -63,7 +63,7 @@ class Segmentation:
         ``"doubledip"``; None for the other methods.
     """
 
-    prior: np.ndarray
+    prior: Optional[np.ndarray]
     labels: np.ndarray
     parameters: dict
     saliency: Optional[np.ndarray] = None
@@ -87,6 +87,7 @@ def segment(
     backprop_options: Optional[dict] = None,
     region_options: Optional[dict] = None,
     prior: Optional[ArrayLike] = None,
+    fit_prior: bool = True,
 ) -> Segmentation:
     """Compute the Deep Segmentation Prior of an image and segment it.
 
@@ -156,6 +157,12 @@ def segment(
         prior): it is used as it is instead of being fitted again, so that
         trying other segmentation options costs no second fit. Same shape
         as `image`. The settings recorded in the result are the ones given.
+    fit_prior : bool, optional
+        False fits no prior for ``"regions"``, the one method that does not
+        use it (it merges regions of the image): the result then comes in
+        about a second, its ``prior`` is None (or the `prior` given) and its
+        parameters record no prior settings. The other methods segment the
+        prior and do not accept False.
 
     Returns
     -------
@@ -165,9 +172,9 @@ def segment(
     Raises
     ------
     ValueError
-        If `method` is unknown, an option does not fit the image or `prior`
-        is not the image's shape; this is checked before the prior is
-        computed.
+        If `method` is unknown, an option does not fit the image, `prior`
+        is not the image's shape or `fit_prior` is False for a method that
+        needs the prior; this is checked before the prior is computed.
     napari_dsp.progress.Cancelled
         If the callback cancels the run.
 
@@ -201,6 +208,8 @@ def segment(
     elif method in ("kmeans", "kmeans-foreground"):
         check_parameters(spatial_shape(array.shape, channel_axis), n_clusters if method == "kmeans" else 2, window)
         check_choice("rule", rule, FOREGROUND_RULES)
+    if not fit_prior and method != "regions":
+        raise ValueError(f"fit_prior=False works only with method='regions'; method={method!r} segments the prior")
     recipe = prior_recipe(method, get_preset(preset))
     iterations = recipe.iterations if iterations is None else iterations
     restarts = recipe.restarts if restarts is None else restarts
@@ -211,7 +220,7 @@ def segment(
         prior = np.asarray(prior, dtype=np.float32)
         if prior.shape != array.shape:
             raise ValueError(f"prior has shape {prior.shape}; it must be the image's shape, {array.shape}")
-    else:
+    elif fit_prior:
         prior = deep_segmentation_prior(
             array, iterations=iterations, restarts=restarts, learning_rate=recipe.learning_rate,
             max_size=max_size, average_last=recipe.average_last, channel_axis=channel_axis, device=device,
@@ -227,6 +236,10 @@ def segment(
         "device": device,
         "seed": seed,
     }
+    if prior is None:
+        for key in ("iterations", "restarts", "max_size"):
+            del parameters[key]
+        parameters["fit_prior"] = False
     saliency = None
     if method == "backprop":
         labels = backprop_segmentation(array, guide=prior, channel_axis=channel_axis, device=device, seed=seed,
@@ -240,7 +253,7 @@ def segment(
         parameters.update(window=window, rule=rule)
     elif method == "regions":
         # Measured better on the image than on the prior (docs/results.md, section 6): the prior merges
-        # the small regions people draw. It is still computed, for the user to compare.
+        # the small regions people draw. It is still computed unless fit_prior=False, for the user to compare.
         labels = region_segmentation(array, channel_axis=channel_axis, seed=seed, **region_options)
         parameters["regions"] = region_options
     elif method == "foreground":

@@ -94,6 +94,25 @@ def test_segment_widget_region_boxes_set_the_number_of_regions(viewer, qtbot):
     assert counts[0] == 1 and counts[1] > 10
 
 
+def test_segment_widget_regions_need_no_prior(viewer, qtbot, monkeypatch):
+    import napari_dsp.pipeline
+
+    monkeypatch.setattr(napari_dsp.pipeline, "deep_segmentation_prior",
+                        lambda *args, **kwargs: pytest.fail("the prior was fitted"))
+    viewer.add_image(three_regions(), name="bands")
+    widget = open_widget(viewer, "Segment")
+    assert widget.fit_prior.native.isHidden() and widget.iterations.enabled
+    widget.method.value = "regions"
+    assert not widget.fit_prior.native.isHidden() and not widget.fit_prior.value and not widget.iterations.enabled
+    click_and_wait(qtbot, widget)
+    labels = viewer.layers["bands regions"]
+    assert labels.data.max() == 3 and "bands prior" not in viewer.layers
+    parameters = labels.metadata["napari_dsp"]["parameters"]
+    assert parameters["fit_prior"] is False and "iterations" not in parameters
+    widget.fit_prior.value = True
+    assert widget.iterations.enabled
+
+
 def test_segment_widget_refits_the_prior_only_when_the_prior_would_change(viewer, qtbot, monkeypatch):
     import napari_dsp.pipeline
 
@@ -104,6 +123,7 @@ def test_segment_widget_refits_the_prior_only_when_the_prior_would_change(viewer
     layer = viewer.add_image(np.kron(rng.random((4, 6)), np.ones((10, 10))).astype(np.float32), name="blocks")
     widget = open_widget(viewer, "Segment")
     widget.method.value = "regions"
+    widget.fit_prior.value = True
     small_prior(widget, iterations=2, restarts=1)
     counts = []
     for threshold in (1000.0, 0.5):  # the tuning loop: only the segmentation changes

@@ -4,7 +4,7 @@ import hashlib
 from typing import TYPE_CHECKING
 
 import numpy as np
-from magicgui.widgets import ComboBox
+from magicgui.widgets import CheckBox, ComboBox
 
 from ._base import DSPWidget, device_argument, device_box, parameter_boxes, preset_box, seed_box, set_boxes
 from ._layers import PRIOR, SALIENCY
@@ -57,6 +57,13 @@ class SegmentWidget(DSPWidget):
                                         min_size=(0.0, 0.5, 0.0001))
         self.threshold, self.min_size = self._regions.values()
         self.threshold.label, self.min_size.label = "merge threshold", "smallest region"
+        # Off by default, unlike segment(fit_prior=True): in napari the point is a result in a second.
+        self.fit_prior = CheckBox(value=False, text="fit the prior too", name="fit_prior")
+        self.fit_prior.tooltip = (
+            "Regions are merged on the image, which measured better than the prior, so they do not need it: "
+            "left off, regions come in about a second. Tick it to fit the prior as well, to compare. The other "
+            "methods always fit the prior."
+        )
         self._prior = parameter_boxes(
             segment, prior_recipe(self.method.value, self._recipe()),
             iterations=(1, 100_000), restarts=(1, 1000), max_size=(0, 100_000),
@@ -67,24 +74,31 @@ class SegmentWidget(DSPWidget):
         self.device = device_box(segment)
         self.method.changed.connect(self._method_changed)
         self.preset.changed.connect(self._preset_chosen)
+        self.fit_prior.changed.connect(self._enable_boxes)
         self._enable_boxes()
         # (key, prior) of the last plane segmented: a rerun with other segmentation options, the usual
         # tuning loop, reuses the prior instead of fitting it again. One plane, to bound the memory.
         self._last_prior = (None, None)
         self._finish_layout(self.method, self.n_clusters, *self._backprop.values(), *self._regions.values(),
-                            self.preset, *self._prior.values(), self.seed, self.device)
+                            self.fit_prior, self.preset, *self._prior.values(), self.seed, self.device)
 
     def _recipe(self):
         from ..recipes import get_preset
 
         return get_preset(self.preset.value)
 
-    def _enable_boxes(self) -> None:
+    def _fits_prior(self) -> bool:
+        return self.method.value != "regions" or self.fit_prior.value
+
+    def _enable_boxes(self, _value=None) -> None:
         self.n_clusters.enabled = self.method.value == "kmeans"
         for box in self._backprop.values():
             box.enabled = self.method.value == "backprop"
         for box in self._regions.values():
             box.enabled = self.method.value == "regions"
+        self.fit_prior.visible = self.method.value == "regions"
+        for box in self._prior.values():
+            box.enabled = self._fits_prior()
 
     def _method_changed(self, _value=None) -> None:
         from ..pipeline import prior_recipe
@@ -97,11 +111,12 @@ class SegmentWidget(DSPWidget):
         set_boxes(self._backprop.values(), self._recipe().backprop)
 
     def parameters(self) -> dict:
-        parameters = dict(
-            method=self.method.value, preset=self.preset.value, iterations=self.iterations.value,
-            restarts=self.restarts.value, max_size=self.max_size.value, seed=self.seed.value,
-            device=device_argument(self.device.value),
-        )
+        parameters = dict(method=self.method.value, preset=self.preset.value, seed=self.seed.value,
+                          device=device_argument(self.device.value))
+        if self._fits_prior():
+            parameters.update((name, box.value) for name, box in self._prior.items())
+        else:
+            parameters["fit_prior"] = False
         if self.method.value == "kmeans":
             parameters["n_clusters"] = self.n_clusters.value
         if self.method.value == "backprop":
@@ -117,25 +132,32 @@ class SegmentWidget(DSPWidget):
 
         parameters = self.parameters()
         method = parameters["method"]
-        options = {k: parameters[k] for k in ("preset", "iterations", "restarts", "max_size", "device")}
+        fits_prior = parameters.get("fit_prior", True)
         per_slice = " per slice" if self.all_slices.value and self.all_slices.visible else ""
 
         def estimate(job, source, indices):
             job.at(method, indices[0], 1)
             plane, channel_axis = source.plane(indices[0]), source.plane_channel_axis
-            reused = len(indices) == 1 and self._last_prior[0] == _prior_key(plane, channel_axis, parameters)
-            seconds = 0.0 if reused else estimate_prior(plane.shape, channel_axis=channel_axis, **options).seconds
+            reused = (fits_prior and len(indices) == 1
+                      and self._last_prior[0] == _prior_key(plane, channel_axis, parameters))
+            seconds = 0.0
+            if fits_prior and not reused:
+                options = {k: parameters[k] for k in ("preset", "iterations", "restarts", "max_size", "device")}
+                seconds = estimate_prior(plane.shape, channel_axis=channel_axis, **options).seconds
             if method == "backprop":
                 seconds += estimate_backprop_seconds(
-                    plane.shape, channel_axis=channel_axis, device=options["device"],
+                    plane.shape, channel_axis=channel_axis, device=parameters["device"],
                     **parameters["backprop_options"],
                 )
             reuse = "; the prior of the last run is reused (same image and prior settings)" if reused else ""
             job.emit(None, message=f"estimated time: about {seconds:.0f} s{per_slice}{reuse}")
 
-        kinds = (PRIOR, SALIENCY, method) if method in _WITH_SALIENCY else (PRIOR, method)
+        kinds = (SALIENCY, method) if method in _WITH_SALIENCY else (method,)
+        kinds = (PRIOR, *kinds) if fits_prior else kinds
 
         def compute(job, plane, channel_axis, _index):
+            if not fits_prior:
+                return segment(plane, channel_axis=channel_axis, **parameters).labels
             key = _prior_key(plane, channel_axis, parameters)
             known, prior = self._last_prior
             result = segment(plane, channel_axis=channel_axis, callback=job.callback,
