@@ -379,12 +379,11 @@ def _check_options(*, method, preset, n_clusters, window, rule, iterations, rest
     either way hash alike (a re-run with a parameters.json as config skips).
     """
     from .backprop import BackpropOptions
-    from .pipeline import METHODS, checked_region_options, prior_recipe
+    from .pipeline import METHODS, check_fit_prior, checked_region_options, prior_recipe
 
     if method not in METHODS:
         raise ValueError(f"method={method!r} is unknown; choose one of {', '.join(map(repr, METHODS))}")
-    if not fit_prior and method != "regions":
-        raise ValueError(f"fit_prior=False works only with method='regions'; method={method!r} segments the prior")
+    check_fit_prior(method, fit_prior)
     recipe = get_preset(preset)
     check_int("n_clusters", n_clusters)
     check_int("window", window)

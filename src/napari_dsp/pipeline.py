@@ -31,6 +31,12 @@ def checked_region_options(options: Optional[dict]) -> dict:
     return {**asdict(REGIONS), **options}
 
 
+def check_fit_prior(method: str, fit_prior: bool) -> None:
+    """`segment`'s `fit_prior` may be False only for the one method that does not use the prior (also for the batch)."""
+    if not fit_prior and method != "regions":
+        raise ValueError(f"fit_prior=False works only with method='regions'; method={method!r} segments the prior")
+
+
 def prior_recipe(method: str, recipe: Recipe = PAPER) -> PriorRecipe:
     """The prior settings `segment` uses for `method`: multi-class for regions and backprop, else foreground.
 
@@ -208,8 +214,7 @@ def segment(
     elif method in ("kmeans", "kmeans-foreground"):
         check_parameters(spatial_shape(array.shape, channel_axis), n_clusters if method == "kmeans" else 2, window)
         check_choice("rule", rule, FOREGROUND_RULES)
-    if not fit_prior and method != "regions":
-        raise ValueError(f"fit_prior=False works only with method='regions'; method={method!r} segments the prior")
+    check_fit_prior(method, fit_prior)
     recipe = prior_recipe(method, get_preset(preset))
     iterations = recipe.iterations if iterations is None else iterations
     restarts = recipe.restarts if restarts is None else restarts
