@@ -107,6 +107,7 @@ def test_segment_widget_regions_need_no_prior(viewer, qtbot, monkeypatch):
     click_and_wait(qtbot, widget)
     labels = viewer.layers["bands regions"]
     assert labels.data.max() == 3 and "bands prior" not in viewer.layers
+    assert "estimated time: under a second" in widget.note.value
     parameters = labels.metadata["napari_dsp"]["parameters"]
     assert parameters["fit_prior"] is False and "iterations" not in parameters
     widget.fit_prior.value = True

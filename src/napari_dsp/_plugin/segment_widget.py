@@ -150,7 +150,8 @@ class SegmentWidget(DSPWidget):
                     **parameters["backprop_options"],
                 )
             reuse = "; the prior of the last run is reused (same image and prior settings)" if reused else ""
-            job.emit(None, message=f"estimated time: about {seconds:.0f} s{per_slice}{reuse}")
+            time = f"about {seconds:.0f} s" if seconds >= 1 else "under a second"
+            job.emit(None, message=f"estimated time: {time}{per_slice}{reuse}")
 
         kinds = (SALIENCY, method) if method in _WITH_SALIENCY else (method,)
         kinds = (PRIOR, *kinds) if fits_prior else kinds
