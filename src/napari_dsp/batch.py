@@ -379,7 +379,7 @@ def _check_options(*, method, preset, n_clusters, window, rule, iterations, rest
     either way hash alike (a re-run with a parameters.json as config skips).
     """
     from .backprop import BackpropOptions
-    from .pipeline import METHODS, check_fit_prior, checked_region_options, prior_recipe
+    from .pipeline import METHODS, PRIOR_SETTINGS, check_fit_prior, checked_region_options, prior_recipe
 
     if method not in METHODS:
         raise ValueError(f"method={method!r} is unknown; choose one of {', '.join(map(repr, METHODS))}")
@@ -416,7 +416,7 @@ def _check_options(*, method, preset, n_clusters, window, rule, iterations, rest
         options["region_options"] = checked_region_options(region_options)
     if not fit_prior:
         # No prior, so no prior settings in the hash either; absent when True, so that names stay as they were.
-        for key in ("iterations", "restarts", "max_size"):
+        for key in PRIOR_SETTINGS:
             del options[key]
         options["fit_prior"] = False
     return options

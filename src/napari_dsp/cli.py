@@ -209,7 +209,7 @@ def _run_segment(args, parser):
 
     from tqdm import tqdm
 
-    from .pipeline import segment
+    from .pipeline import PRIOR_SETTINGS, segment
 
     bars = []
 
@@ -236,7 +236,7 @@ def _run_segment(args, parser):
     parameters = {"input": source, **result.parameters}
     if args.prior is not None:
         # The prior options given here did not make it; the file's own provenance says what did.
-        for key in ("iterations", "restarts", "max_size"):
+        for key in PRIOR_SETTINGS:
             del parameters[key]
         parameters["prior"] = str(args.prior)
     written = _write_outputs(args.out, name, image, channel_axis, result, parameters)

@@ -17,6 +17,8 @@ from .regions import check_region_options, region_segmentation
 __all__ = ["METHODS", "Segmentation", "prior_recipe", "segment"]
 
 _MULTICLASS = ("regions", "backprop")
+# The options of `segment` that only the prior's fit uses: a result made without a fit does not record them.
+PRIOR_SETTINGS = ("iterations", "restarts", "max_size")
 
 # Options of backprop_segmentation that the pipeline sets itself.
 _BACKPROP_OWN = ("image", "guide", "channel_axis", "device", "seed", "callback")
@@ -242,7 +244,7 @@ def segment(
         "seed": seed,
     }
     if prior is None:
-        for key in ("iterations", "restarts", "max_size"):
+        for key in PRIOR_SETTINGS:
             del parameters[key]
         parameters["fit_prior"] = False
     saliency = None
