@@ -168,6 +168,7 @@ class RegionRecipe:
     threshold: float = 20.0
     boundary_weight: float = 0.0
     min_size: float = 0.002
+    lightness_weight: float = 0.5
 
 
 FOREGROUND = ForegroundRecipe()

@@ -54,12 +54,18 @@ _FZ_MIN = 20
 _BYTES_PER_PIXEL = 350
 
 
-def _features(chw):
-    """(H, W, 3 or C) features of a valid (C, H, W) image in [0, 1]: CIE Lab for RGB, else 0..100."""
+def _features(chw, lightness_weight):
+    """(H, W, 3 or C) features of a valid (C, H, W) image in [0, 1]: CIE Lab for RGB, else 0..100.
+
+    L is multiplied by `lightness_weight`: shading and shadows change the
+    lightness of one surface more than its chroma.
+    """
     from skimage.color import rgb2lab
 
     if chw.shape[0] == 3:
-        return rgb2lab(np.moveaxis(chw, 0, -1)).astype(np.float32)
+        lab = rgb2lab(np.moveaxis(chw, 0, -1)).astype(np.float32)
+        lab[..., 0] *= np.float32(lightness_weight)
+        return lab
     return np.moveaxis(chw, 0, -1) * np.float32(100)
 
 
@@ -284,6 +290,7 @@ def check_region_options(**options) -> None:
     check_number("threshold", values["threshold"], 0, low_open=True)
     check_number("boundary_weight", values["boundary_weight"], 0)
     check_number("min_size", values["min_size"], 0, 1, high_open=True, hint="a fraction of the image")
+    check_number("lightness_weight", values["lightness_weight"], 0)
     check_seed(values["seed"], generator=True)  # checked for a uniform API; the method is deterministic
 
 
@@ -299,6 +306,7 @@ def region_segmentation(
     threshold=_D.threshold,
     boundary_weight=_D.boundary_weight,
     min_size=_D.min_size,
+    lightness_weight=_D.lightness_weight,
     seed=None,
 ):
     """Segment an image into regions by merging superpixels.
@@ -306,7 +314,8 @@ def region_segmentation(
     1. Over-segmentation: Felzenszwalb-Huttenlocher [1]_ (follows edges
        closely) or SLIC [2]_, split into connected pieces.
     2. A region adjacency graph whose edge cost is the distance between the
-       two regions' mean colours (CIE Lab for RGB), plus `boundary_weight`
+       two regions' mean colours (CIE Lab for RGB, its lightness weighted by
+       `lightness_weight`), plus `boundary_weight`
        times the mean colour-gradient strength along their shared boundary,
        divided by the median cost of the image: the stop adapts to each
        image's own contrast, and so does the number of regions.
@@ -350,6 +359,10 @@ def region_segmentation(
         Weight (>= 0) of boundary strength against colour distance.
     min_size : float, optional
         Smallest region as a fraction of the image's pixels, in [0, 1).
+    lightness_weight : float, optional
+        Weight (>= 0) of CIE L against a and b in the colour distance of an RGB
+        image (no effect on other images). Below 1, a shaded or shadowed part
+        of a surface stays with the rest of it; 0 ignores lightness.
     seed : int, numpy.random.Generator or None, optional
         Accepted for a uniform API; the method is deterministic.
 
@@ -389,10 +402,10 @@ def region_segmentation(
     """
     check_region_options(superpixels=superpixels, scale=scale, n_segments=n_segments, compactness=compactness,
                          linkage=linkage, threshold=threshold, boundary_weight=boundary_weight, min_size=min_size,
-                         seed=seed)
+                         lightness_weight=lightness_weight, seed=seed)
     scaled = prepare_image(image, channel_axis)
     [chw] = shrink_to_fit([scaled.data], _BYTES_PER_PIXEL, "region_segmentation")
-    features = _features(chw)
+    features = _features(chw, lightness_weight)
     segments = _oversegment(chw, features, superpixels, scale, n_segments, compactness)
     n = int(segments.max()) + 1
     if n == 1:
