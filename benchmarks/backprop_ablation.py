@@ -182,6 +182,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("root", help="BSDS500 folder (holding images/ and groundTruth/)")
     parser.add_argument("--images", type=int, default=10)
+    parser.add_argument("--offset", type=int, default=0,
+                        help="images to skip first (to continue a run whose rows file is lost, on other images)")
     parser.add_argument("--preset", choices=list(PRESETS), default="fast", help="backprop settings")
     parser.add_argument("--prior-preset", choices=list(PRESETS), default="fast", help="the prior's settings")
     for name in OPTIONS:
@@ -201,10 +203,10 @@ def main(argv=None):
     rows_path = Path(args.rows)
     rows = [json.loads(line) for line in rows_path.read_text().splitlines()] if rows_path.exists() else []
     done = {(row["image"], row["setting"]) for row in rows}
-    names = load_dataset("bsds500", args.root, limit=args.images).names
+    names = load_dataset("bsds500", args.root, offset=args.offset, limit=args.images).names
     options = {name: getattr(args, name) for name in OPTIONS if getattr(args, name) is not None}
     jobs = []
-    for index, name in enumerate(names):
+    for index, name in enumerate(names, start=args.offset):
         pending = [setting for setting in args.settings if (name, setting) not in done]
         if pending:
             jobs.append(dict(root=args.root, index=index, settings=pending, preset=args.preset, options=options,
