@@ -361,8 +361,9 @@ def region_segmentation(
         Smallest region as a fraction of the image's pixels, in [0, 1).
     lightness_weight : float, optional
         Weight (>= 0) of CIE L against a and b in the colour distance of an RGB
-        image (no effect on other images). Below 1, a shaded or shadowed part
-        of a surface stays with the rest of it; 0 ignores lightness.
+        image (and in SLIC's, with ``superpixels="slic"``; no effect on other
+        images). Below 1, a shaded or shadowed part of a surface stays with the
+        rest of it; 0 ignores lightness.
     seed : int, numpy.random.Generator or None, optional
         Accepted for a uniform API; the method is deterministic.
 
