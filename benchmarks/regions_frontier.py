@@ -2,7 +2,8 @@
 
 For each ``THRESHOLD:MIN_SIZE`` setting, runs
 `napari_dsp.regions.region_segmentation` on every image (the raw image, or
-with ``--prior-cache`` a folder of ``<name>.npy`` priors) and prints one
+with ``--prior-cache`` the priors that ``napari-dsp benchmark`` cached in
+``OUT/priors``, or a folder of ``<name>.npy`` priors) and prints one
 Markdown row: All mIoU (8-connected components, `dfc_score`'s default),
 covering, mean number of labels and seconds per image. With ``--bins`` it also
 prints, per setting, the mean best IoU of the ground-truth segments grouped by
@@ -31,6 +32,16 @@ def parse(text):
     return threshold, min_size
 
 
+def load_prior(folder, name):
+    """The prior of image `name`: ``<name>.npy``, or the benchmark's cached ``<name>-<key>.npz``."""
+    if (folder / f"{name}.npy").exists():
+        return np.load(folder / f"{name}.npy")
+    found = sorted(folder.rglob(f"{name}-*.npz"))
+    if len(found) != 1:
+        raise SystemExit(f"--prior-cache {folder}: expected one {name}.npy or {name}-*.npz, found {len(found)}")
+    return np.load(found[0])["prior"]
+
+
 def score_image(job):
     """(best IoU per true segment, each segment's share of the image, covering, labels, seconds) of one image."""
     from napari_dsp.evaluation.datasets import load_dataset
@@ -38,7 +49,7 @@ def score_image(job):
     from napari_dsp.regions import region_segmentation
 
     sample = load_dataset("bsds500", job["root"], offset=job["index"], limit=1)[0]
-    image = sample.image if job["cache"] is None else np.load(Path(job["cache"]) / f"{sample.name}.npy")
+    image = sample.image if job["cache"] is None else load_prior(Path(job["cache"]), sample.name)
     start = time.perf_counter()
     labels = region_segmentation(image, channel_axis=-1, threshold=job["threshold"], min_size=job["min_size"])
     seconds = time.perf_counter() - start
@@ -54,7 +65,7 @@ def main(argv=None):
     parser.add_argument("root", help="BSDS500 folder (holding images/ and groundTruth/)")
     parser.add_argument("settings", nargs="+", type=parse, metavar="THRESHOLD:MIN_SIZE")
     parser.add_argument("--images", type=int, default=None, help="first N images (default: all)")
-    parser.add_argument("--prior-cache", default=None, help="folder of <name>.npy priors to segment instead")
+    parser.add_argument("--prior-cache", default=None, help="segment priors instead: a benchmark's OUT/priors folder, or <name>.npy files")
     parser.add_argument("--jobs", type=int, default=2, help="processes")
     parser.add_argument("--bins", action="store_true", help="also print IoU by ground-truth segment size")
     args = parser.parse_args(argv)
