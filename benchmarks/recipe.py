@@ -1,4 +1,4 @@
-"""Time the paper's foreground/background recipe: plain reference structure vs. napari-dsp.
+r"""Time the paper's foreground/background recipe: plain reference structure vs. napari-dsp.
 
 The recipe is the Deep Segmentation Prior (11 restarts x 50 iterations) followed
 by 2-class KMeans on 7 x 7 window features. Two implementations run on the same
@@ -17,6 +17,11 @@ memory are per configuration):
 ``package-idle-core``
     The same with the leftover restarts kept at one thread each, as the first
     release ran them: the before of "no idle core".
+``package-bf16``
+    ``package`` with ``precision="bfloat16"`` (the networks' forward pass in
+    bfloat16 autocast): faster where the CPU has AVX-512 BF16 or AMX, much
+    slower where it must emulate bfloat16. Its "same KMeans" column is its
+    agreement with ``package``.
 ``fast``
     The ``fast`` preset of the prior, then the same KMeans. Its agreement with
     ``package`` is the fast preset's validation: it should be at least the
@@ -31,7 +36,8 @@ where the reference pads with zeros, which moves border pixels).
 
 Usage (from the repository root)::
 
-    .venv/bin/python benchmarks/recipe.py --sizes 256 512 [1024] [--configs plain package package-idle-core fast]
+    .venv/bin/python benchmarks/recipe.py --sizes 256 512 [1024] \
+        [--configs plain package package-idle-core package-bf16 fast]
 """
 
 import argparse
@@ -46,7 +52,7 @@ import time
 import numpy as np
 
 ITERATIONS, RESTARTS, WINDOW, CLUSTERS = 50, 11, 7, 2
-CONFIGS = ("plain", "package", "package-idle-core", "fast")
+CONFIGS = ("plain", "package", "package-idle-core", "package-bf16", "fast")
 
 
 def sample_image(size):
@@ -161,8 +167,9 @@ def run_config(config, size, seed, out_path):
         if config == "fast":
             prior = deep_segmentation_prior(image, channel_axis=-1, preset="fast", seed=seed)
         else:
+            precision = "bfloat16" if config == "package-bf16" else "float32"
             prior = deep_segmentation_prior(
-                image, channel_axis=-1, iterations=ITERATIONS, restarts=RESTARTS, seed=seed
+                image, channel_axis=-1, iterations=ITERATIONS, restarts=RESTARTS, seed=seed, precision=precision
             )
         middle = time.perf_counter()
         labels = kmeans_segmentation(prior, CLUSTERS, window=WINDOW, channel_axis=-1, seed=seed)
@@ -257,7 +264,7 @@ def main(argv=None):
                 if plain:
                     versus_plain = f"{agreement(package['labels'], plain['labels']):.2%}"
                     same_kmeans = f"{agreement(package['labels'], relabelled):.2%}"
-                if config == "fast" and reference is not None:
+                if config in ("fast", "package-bf16") and reference is not None:
                     same_kmeans = f"{agreement(package['labels'], reference['labels']):.2%} with package"
                 peak = f"{package['peak_mb']:.0f}"
                 if "gpu_peak_mb" in package:

@@ -90,6 +90,7 @@ def test_input_is_not_modified():
         (np.zeros((8, 8)), {"average_last": 0}, "average_last=0"),
         (np.zeros((8, 8)), {"strategy": "fast"}, "strategy='fast'"),
         (np.zeros((8, 8)), {"callback": 3}, "callback=3"),
+        (np.zeros((8, 8)), {"precision": "float16"}, "precision='float16'"),
     ],
 )
 def test_bad_input_raises_a_clear_error(image, kwargs, message):
@@ -107,6 +108,23 @@ def test_fast_paths_equal_the_plain_loop_at_the_first_forward_pass(strategy):
     fast = deep_segmentation_prior(image, strategy=strategy, **settings)
     np.testing.assert_allclose(fast, plain, atol=1e-5)
     assert not np.allclose(plain, deep_segmentation_prior(image, strategy="sequential", **{**settings, "seed": 4}))
+
+
+@pytest.mark.parametrize("strategy", ["threads", "batched"])
+def test_bfloat16_runs_the_networks_in_bfloat16_and_keeps_the_prior(strategy):
+    image = noisy_square()
+    settings = dict(restarts=2, seed=0, device="cpu", strategy=strategy)
+    # At the first forward pass the two precisions differ by bfloat16 rounding only.
+    single = deep_segmentation_prior(image, iterations=1, **settings)
+    half = deep_segmentation_prior(image, iterations=1, precision="bfloat16", **settings)
+    assert half.dtype == np.float32 and not np.array_equal(half, single)
+    np.testing.assert_allclose(half, single, atol=0.02)
+    # Trained, it still smooths the noise and keeps the square.
+    prior = deep_segmentation_prior(image, iterations=30, precision="bfloat16", **settings)
+    truth = np.zeros(image.shape, bool)
+    truth[8:24, 8:24] = True
+    assert ((prior > image.mean()) == truth).mean() > 0.9
+    assert total_variation(prior) < 0.5 * total_variation(image)
 
 
 def test_batched_network_holds_independent_restarts():

@@ -2,7 +2,10 @@
 
 import torch
 
-__all__ = ["available_devices", "resolve_device"]
+__all__ = ["PRECISIONS", "available_devices", "resolve_device"]
+
+PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16}
+"""Autocast dtype of each `precision` option of the networks (None: no autocast)."""
 
 
 def available_devices() -> list[str]:

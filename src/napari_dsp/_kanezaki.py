@@ -19,13 +19,13 @@ import torch.nn.functional as F
 from skimage.segmentation import slic
 from torch import nn
 
+from ._device import PRECISIONS
+
 __all__ = ["PRECISIONS", "SCRIBBLE_WEIGHT", "Relabel", "SegmentationNet", "final_labels", "superpixels",
            "train_step", "vote"]
 
 SCRIBBLE_WEIGHT = 0.5
 """Weight of the cross-entropy to the user's scribbles (Kim et al.'s code)."""
-PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16}
-"""Autocast dtype of each `precision` option."""
 
 
 class SegmentationNet(nn.Module):

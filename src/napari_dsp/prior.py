@@ -18,7 +18,7 @@ from numpy.typing import ArrayLike
 from skimage.transform import resize
 
 from . import _dip
-from ._device import resolve_device
+from ._device import PRECISIONS, resolve_device
 from ._heap import retained_heap
 from ._image import check_channel_axis, check_choice, check_int, check_number, check_seed, prepare_image, spatial_shape
 from ._memory import available_bytes as _available_bytes
@@ -75,8 +75,10 @@ class _Fit:
     threads write them, hence the lock.
     """
 
-    def __init__(self, scaled, target, iterations, learning_rate, device, channels_last, average_last=1):
+    def __init__(self, scaled, target, iterations, learning_rate, device, channels_last, average_last=1,
+                 autocast_dtype=None):
         channels, height, width = target.shape
+        self.autocast_dtype = autocast_dtype
         self.scaled = scaled
         self.channels = channels
         self.iterations = iterations
@@ -114,7 +116,10 @@ class _Fit:
         optimizer = torch.optim.Adam(net.parameters(), lr=self.learning_rate)
         for step in range(self.iterations):
             optimizer.zero_grad(set_to_none=True)
-            out = net(noise)[..., :height, :width].unflatten(1, (groups, self.channels))[0]
+            with torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.float32,
+                                enabled=self.autocast_dtype is not None):
+                out = net(noise)
+            out = out.float()[..., :height, :width].unflatten(1, (groups, self.channels))[0]
             # Summing the per-restart mean errors keeps each restart's
             # gradient what it would be if it were trained alone.
             loss = (out - self.target).abs().mean() * groups
@@ -297,6 +302,7 @@ def deep_segmentation_prior(
     seed: Optional[int] = None,
     callback: Optional[Callable] = None,
     strategy: str = "auto",
+    precision: str = "float32",
 ) -> np.ndarray:
     """Compute the Deep Segmentation Prior of an image.
 
@@ -359,6 +365,13 @@ def deep_segmentation_prior(
         (grouped convolutions). ``"auto"`` batches on a GPU and uses threads
         on the CPU. All give the same prior up to floating-point
         rounding, which training amplifies into small pixel differences.
+    precision : {"float32", "bfloat16"}, optional
+        ``"bfloat16"`` runs the networks' forward pass in bfloat16 autocast
+        (the loss, the optimiser and the prior stay float32). About 1.6
+        times faster per step on CPUs with AVX-512 BF16 and on recent GPUs,
+        with a segmentation as close to float32's as two seeds are to each
+        other (benchmarks/README.md); many times slower on CPUs without
+        bfloat16 arithmetic (AVX2 only), which emulate it.
 
     Returns
     -------
@@ -393,6 +406,7 @@ def deep_segmentation_prior(
     recipe = _resolve(preset, iterations, restarts, learning_rate, max_size, average_last)
     iterations, restarts, learning_rate = recipe.iterations, recipe.restarts, recipe.learning_rate
     check_choice("strategy", strategy, STRATEGIES)
+    check_choice("precision", precision, tuple(PRECISIONS))
     if callback is not None and not callable(callback):
         raise ValueError(f"callback={callback!r} is not callable; pass a function or None")
     seed = check_seed(seed)
@@ -405,7 +419,7 @@ def deep_segmentation_prior(
         target = resize(target, (target.shape[0], *shape), order=1, anti_aliasing=True).astype(np.float32)
 
     fit = _Fit(scaled, target, iterations, learning_rate, device, channels_last=device.type == "cpu",
-               average_last=recipe.average_last)
+               average_last=recipe.average_last, autocast_dtype=PRECISIONS[precision])
     n_threads = torch.get_num_threads()
     n_workers = _concurrent_restarts(min(n_threads, restarts), fit.padded, available)
     if strategy == "auto":
