@@ -367,11 +367,11 @@ def deep_segmentation_prior(
         rounding, which training amplifies into small pixel differences.
     precision : {"float32", "bfloat16"}, optional
         ``"bfloat16"`` runs the networks' forward pass in bfloat16 autocast
-        (the loss, the optimiser and the prior stay float32). About 1.6
-        times faster per step on CPUs with AVX-512 BF16 and on recent GPUs,
+        (the loss, the optimiser and the prior stay float32). On a CPU with
+        AVX-512 BF16 the `paper` prior took 1.2 to 1.3 times less time,
         with a segmentation as close to float32's as two seeds are to each
-        other (benchmarks/README.md); many times slower on CPUs without
-        bfloat16 arithmetic (AVX2 only), which emulate it.
+        other (benchmarks/README.md); CPUs without bfloat16 arithmetic
+        (AVX2 only) emulate it, many times slower. GPUs: not measured.
 
     Returns
     -------
