@@ -26,6 +26,8 @@ memory are per configuration):
     The ``fast`` preset of the prior, then the same KMeans. Its agreement with
     ``package`` is the fast preset's validation: it should be at least the
     paper preset's own seed-to-seed agreement.
+``fast-bf16``
+    ``fast`` with ``precision="bfloat16"``.
 
 The package runs with two seeds so that its agreement with the plain run can be
 read against the seed-to-seed agreement of the method itself. Agreement is the
@@ -37,7 +39,7 @@ where the reference pads with zeros, which moves border pixels).
 Usage (from the repository root)::
 
     .venv/bin/python benchmarks/recipe.py --sizes 256 512 [1024] \
-        [--configs plain package package-idle-core package-bf16 fast]
+        [--configs plain package package-idle-core package-bf16 fast fast-bf16]
 """
 
 import argparse
@@ -52,7 +54,7 @@ import time
 import numpy as np
 
 ITERATIONS, RESTARTS, WINDOW, CLUSTERS = 50, 11, 7, 2
-CONFIGS = ("plain", "package", "package-idle-core", "package-bf16", "fast")
+CONFIGS = ("plain", "package", "package-idle-core", "package-bf16", "fast", "fast-bf16")
 
 
 def sample_image(size):
@@ -164,10 +166,10 @@ def run_config(config, size, seed, out_path):
         device = str(resolve_device(None))
         deep_segmentation_prior(image[:32, :32], channel_axis=-1, iterations=2, restarts=2, seed=seed)
         start, cpu_start = time.perf_counter(), cpu_seconds()
-        if config == "fast":
-            prior = deep_segmentation_prior(image, channel_axis=-1, preset="fast", seed=seed)
+        precision = "bfloat16" if config.endswith("-bf16") else "float32"
+        if config.startswith("fast"):
+            prior = deep_segmentation_prior(image, channel_axis=-1, preset="fast", seed=seed, precision=precision)
         else:
-            precision = "bfloat16" if config == "package-bf16" else "float32"
             prior = deep_segmentation_prior(
                 image, channel_axis=-1, iterations=ITERATIONS, restarts=RESTARTS, seed=seed, precision=precision
             )
@@ -264,7 +266,7 @@ def main(argv=None):
                 if plain:
                     versus_plain = f"{agreement(package['labels'], plain['labels']):.2%}"
                     same_kmeans = f"{agreement(package['labels'], relabelled):.2%}"
-                if config in ("fast", "package-bf16") and reference is not None:
+                if config in ("fast", "package-bf16", "fast-bf16") and reference is not None:
                     same_kmeans = f"{agreement(package['labels'], reference['labels']):.2%} with package"
                 peak = f"{package['peak_mb']:.0f}"
                 if "gpu_peak_mb" in package:
