@@ -178,7 +178,8 @@ def test_find_images(tmp_path):
     [({"method": "watershed"}, "method='watershed' is unknown"), ({"window": 4}, "window=4 must be odd"),
      ({"n_workers": 2, "scheduler": "tcp://127.0.0.1:1"}, "leave it None"), ({"retries": -1}, "retries=-1"),
      ({"method": "regions", "region_options": {"min_size": 2}}, "min_size=2"),
-     ({"fit_prior": False}, "fit_prior=False works only with method='regions'")],
+     ({"fit_prior": False}, "fit_prior=False works only with method='regions'"),
+     ({"precision": "float16"}, "precision='float16'")],
 )
 def test_bad_options_fail_before_any_work(tmp_path, option, message):
     iio.imwrite(tmp_path / "a.png", _grey((24, 32), seed=0))
@@ -217,6 +218,11 @@ def test_output_names_cover_the_presets_averaging(tmp_path, monkeypatch):
                                    iterations=2, restarts=1, max_size=0, device="cpu", seed=0,
                                    backprop_options=None, region_options=None)
     averaged = batch._digest(image, options)
+    half = batch._check_options(method="kmeans", preset="fast", n_clusters=2, window=3, rule="saliency",
+                                iterations=2, restarts=1, max_size=0, device="cpu", seed=0,
+                                backprop_options=None, region_options=None, precision="bfloat16")
+    assert "precision" not in options  # float32 leaves the names of earlier runs as they were
+    assert batch._digest(image, half) != averaged
     last_only = replace(recipes.FAST, foreground_prior=replace(recipes.FAST.foreground_prior, average_last=1))
     monkeypatch.setitem(recipes.PRESETS, "fast", last_only)
     assert batch._digest(image, options) != averaged  # a re-run after the preset changed does not skip

@@ -248,6 +248,21 @@ def test_segment_tiffs_carry_provenance_and_config_reruns_them(tmp_path):
     np.testing.assert_array_equal(tifffile.imread(out / "coffee_labels.tif"), tifffile.imread(again / "coffee_labels.tif"))
 
 
+def test_precision_is_recorded_and_a_config_reruns_it(tmp_path):
+    import json
+
+    path = tmp_path / "grey.png"
+    iio.imwrite(path, _square((24, 24), np.uint8, 0, 255))
+    fast = ["--iterations", "2", "--restarts", "1", "--seed", "0", "--device", "cpu"]
+    assert main(["segment", str(path), *fast, "--out", str(tmp_path / "single")]) == 0
+    assert main(["segment", str(path), *fast, "--precision", "bfloat16", "--out", str(tmp_path / "half")]) == 0
+    single, half = (json.loads((tmp_path / d / "grey_parameters.json").read_text()) for d in ("single", "half"))
+    assert "precision" not in single and half["precision"] == "bfloat16"
+    assert main(["segment", str(path), "--config", str(tmp_path / "half" / "grey_parameters.json"),
+                 "--out", str(tmp_path / "again")]) == 0
+    assert json.loads((tmp_path / "again" / "grey_parameters.json").read_text()) == half
+
+
 def test_region_options_are_recorded_and_a_config_reruns_them(tmp_path, capsys):
     import json
 

@@ -175,7 +175,7 @@ def load_settings(path) -> dict:
     path : str or pathlib.Path
         A JSON object with any of the keys ``method``, ``preset``,
         ``n_clusters``, ``window``, ``iterations``, ``restarts``,
-        ``max_size``, ``seed``, ``device``,
+        ``max_size``, ``precision``, ``seed``, ``device``,
         ``backprop`` (the options of `napari_dsp.backprop.backprop_segmentation`)
         and ``regions`` (those of `napari_dsp.regions.region_segmentation`).
         Keys that describe one image (``input``, ``plane``, ``planes``,
@@ -209,7 +209,7 @@ def load_settings(path) -> dict:
     if not isinstance(values, dict):
         raise ValueError(f"config {path}: expected a JSON object of settings, got {type(values).__name__}")
     allowed = ("method", "preset", "n_clusters", "window", "rule", "iterations", "restarts", "max_size", "seed",
-               "device", "backprop", "regions", "fit_prior")
+               "device", "backprop", "regions", "fit_prior", "precision")
     unknown = sorted(set(values) - set(allowed) - set(_IMAGE_KEYS))
     if unknown:
         raise ValueError(f"config {path}: unknown key {', '.join(map(repr, unknown))}; use {', '.join(allowed)}")
@@ -235,6 +235,7 @@ def segment_files(
     iterations: Optional[int] = None,
     restarts: Optional[int] = None,
     max_size: Optional[int] = None,
+    precision: str = "float32",
     device=None,
     seed: Optional[int] = None,
     backprop_options: Optional[dict] = None,
@@ -265,7 +266,7 @@ def segment_files(
     out : str or pathlib.Path
         Output folder, created if needed. On a cluster it must be reachable
         at the same path from the workers, and so must the inputs.
-    method, preset, n_clusters, window, rule, iterations, restarts, max_size, device, seed, backprop_options
+    method, preset, n_clusters, window, rule, iterations, restarts, max_size, precision, device, seed, backprop_options
         As in `napari_dsp.pipeline.segment`; every image gets the same
         `seed`. `device` is resolved on each worker (None: its best).
     region_options : dict, optional
@@ -314,7 +315,7 @@ def segment_files(
     options = _check_options(
         method=method, preset=preset, n_clusters=n_clusters, window=window, rule=rule, iterations=iterations,
         restarts=restarts, max_size=max_size, device=device, seed=seed, backprop_options=backprop_options,
-        region_options=region_options, fit_prior=fit_prior,
+        region_options=region_options, fit_prior=fit_prior, precision=precision,
     )
     if scheduler is not None and not isinstance(scheduler, str):
         raise ValueError(f"scheduler={scheduler!r} must be an address such as 'tcp://host:8786', or None")
@@ -372,12 +373,13 @@ def _import_distributed():
 
 
 def _check_options(*, method, preset, n_clusters, window, rule, iterations, restarts, max_size, device, seed,
-                   backprop_options, region_options=None, fit_prior=True):
+                   backprop_options, region_options=None, fit_prior=True, precision="float32"):
     """The options of `segment` every task gets, checked as far as they do not depend on an image.
 
     Defaults are filled in from the preset, so that the same settings given
     either way hash alike (a re-run with a parameters.json as config skips).
     """
+    from ._device import PRECISIONS
     from .backprop import BackpropOptions
     from .pipeline import METHODS, PRIOR_SETTINGS, check_fit_prior, checked_region_options, prior_recipe
 
@@ -399,6 +401,7 @@ def _check_options(*, method, preset, n_clusters, window, rule, iterations, rest
     check_int("max_size", max_size, low=0)
     seed = check_seed(seed)
     check_choice("device", device, _DEVICES)
+    check_choice("precision", precision, tuple(PRECISIONS))
     unknown = sorted(set(backprop_options or {}) - {f.name for f in fields(BackpropOptions)})
     if unknown:
         raise ValueError(f"backprop_options has no option {', '.join(map(repr, unknown))}")
@@ -419,6 +422,8 @@ def _check_options(*, method, preset, n_clusters, window, rule, iterations, rest
         for key in PRIOR_SETTINGS:
             del options[key]
         options["fit_prior"] = False
+    elif precision != "float32":
+        options["precision"] = precision  # absent for float32, so that names stay as they were
     return options
 
 

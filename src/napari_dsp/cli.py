@@ -136,6 +136,10 @@ def _add_segment_options(parser):
                              f"(default: the preset's; paper {PAPER.foreground_prior.max_size}, "
                              f"fast {FAST.foreground_prior.max_size}, {FAST.multiclass_prior.max_size} for backprop "
                              "and regions)")
+    parser.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
+                        help="arithmetic of the prior's networks: bfloat16 is faster only on hardware with "
+                             "bfloat16 arithmetic (CPUs with AVX-512 BF16), much slower on others "
+                             "(default: %(default)s)")
     parser.add_argument("--seed", type=int, help="random seed, for a reproducible result")
     backprop = parser.add_argument_group("backprop options (default: the preset's; see napari_dsp.backprop)")
     backprop.add_argument("--max-iterations", type=int,
@@ -181,7 +185,7 @@ def _segment_options(args, parser):
     regions = {dest: getattr(args, dest) for dest in _REGION_FLAGS if getattr(args, dest) is not None}
     options = dict(
         method=args.method, preset=args.preset, n_clusters=args.n_clusters, window=args.window, rule=args.rule,
-        iterations=args.iterations, restarts=args.restarts, max_size=args.max_size,
+        iterations=args.iterations, restarts=args.restarts, max_size=args.max_size, precision=args.precision,
         device=None if args.device == "auto" else args.device, seed=args.seed, fit_prior=args.fit_prior,
     )
     if args.config is not None:
@@ -238,6 +242,7 @@ def _run_segment(args, parser):
         # The prior options given here did not make it; the file's own provenance says what did.
         for key in PRIOR_SETTINGS:
             del parameters[key]
+        parameters.pop("precision", None)  # present only when not float32
         parameters["prior"] = str(args.prior)
     written = _write_outputs(args.out, name, image, channel_axis, result, parameters)
     print(f"wrote {len(written)} files to {args.out}/:")

@@ -6,7 +6,7 @@ from typing import Callable, Optional
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._device import resolve_device
+from ._device import PRECISIONS, resolve_device
 from ._image import check_choice, normalize_channel_axis, spatial_shape
 from .backprop import BackpropOptions, backprop_segmentation, check_backprop_options
 from .kmeans import check_parameters, foreground_background, kmeans_segmentation
@@ -88,6 +88,7 @@ def segment(
     iterations: Optional[int] = None,
     restarts: Optional[int] = None,
     max_size: Optional[int] = None,
+    precision: str = "float32",
     channel_axis: Optional[int] = None,
     device=None,
     seed: Optional[int] = None,
@@ -139,6 +140,10 @@ def segment(
     max_size : int or None, optional
         Long side of the prior's working resolution, 0 for full resolution
         (`deep_segmentation_prior`); None takes the preset's.
+    precision : {"float32", "bfloat16"}, optional
+        Arithmetic of the prior's networks (`deep_segmentation_prior`):
+        bfloat16 is faster only on hardware with bfloat16 arithmetic.
+        Recorded in the parameters when not float32.
     channel_axis : int or None, optional
         Axis of `image` holding the channels; None for grayscale.
     device : str or None, optional
@@ -217,6 +222,7 @@ def segment(
         check_parameters(spatial_shape(array.shape, channel_axis), n_clusters if method == "kmeans" else 2, window)
         check_choice("rule", rule, FOREGROUND_RULES)
     check_fit_prior(method, fit_prior)
+    check_choice("precision", precision, tuple(PRECISIONS))
     recipe = prior_recipe(method, get_preset(preset))
     iterations = recipe.iterations if iterations is None else iterations
     restarts = recipe.restarts if restarts is None else restarts
@@ -231,7 +237,7 @@ def segment(
         prior = deep_segmentation_prior(
             array, iterations=iterations, restarts=restarts, learning_rate=recipe.learning_rate,
             max_size=max_size, average_last=recipe.average_last, channel_axis=channel_axis, device=device,
-            seed=seed, callback=callback,
+            seed=seed, callback=callback, precision=precision,
         )
     parameters = {
         "method": method,
@@ -247,6 +253,8 @@ def segment(
         for key in PRIOR_SETTINGS:
             del parameters[key]
         parameters["fit_prior"] = False
+    elif precision != "float32":
+        parameters["precision"] = precision
     saliency = None
     if method == "backprop":
         labels = backprop_segmentation(array, guide=prior, channel_axis=channel_axis, device=device, seed=seed,
