@@ -65,7 +65,8 @@ def main(argv=None):
     parser.add_argument("root", help="BSDS500 folder (holding images/ and groundTruth/)")
     parser.add_argument("settings", nargs="+", type=parse, metavar="THRESHOLD:MIN_SIZE")
     parser.add_argument("--images", type=int, default=None, help="first N images (default: all)")
-    parser.add_argument("--prior-cache", default=None, help="segment priors instead: a benchmark's OUT/priors folder, or <name>.npy files")
+    parser.add_argument("--prior-cache", default=None,
+                        help="segment priors instead: a benchmark's OUT/priors folder, or <name>.npy files")
     parser.add_argument("--jobs", type=int, default=2, help="processes")
     parser.add_argument("--bins", action="store_true", help="also print IoU by ground-truth segment size")
     args = parser.parse_args(argv)

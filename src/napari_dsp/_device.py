@@ -2,10 +2,15 @@
 
 import torch
 
-__all__ = ["PRECISIONS", "available_devices", "resolve_device"]
+__all__ = ["PRECISIONS", "autocast", "available_devices", "resolve_device"]
 
 PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16}
 """Autocast dtype of each `precision` option of the networks (None: no autocast)."""
+
+
+def autocast(device_type: str, dtype):
+    """Autocast to `dtype`, a value of `PRECISIONS`, on `device_type`; None (float32) runs as written."""
+    return torch.autocast(device_type, dtype=dtype or torch.float32, enabled=dtype is not None)
 
 
 def available_devices() -> list[str]:

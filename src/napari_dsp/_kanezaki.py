@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from skimage.segmentation import slic
 from torch import nn
 
-from ._device import PRECISIONS
+from ._device import PRECISIONS, autocast
 
 __all__ = ["PRECISIONS", "SCRIBBLE_WEIGHT", "Relabel", "SegmentationNet", "final_labels", "superpixels",
            "train_step", "vote"]
@@ -99,7 +99,7 @@ def train_step(model, optimizer, x, *, superpixels, n_superpixels, scribble_targ
                 continuity, autocast_dtype):
     """One self-training iteration; returns (loss, number of distinct labels, argmax labels (H, W))."""
     optimizer.zero_grad(set_to_none=True)
-    with torch.autocast(x.device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
+    with autocast(x.device.type, autocast_dtype):
         response = model(x)
     response = response.float()
     n_features = response.shape[1]
@@ -149,8 +149,7 @@ class Relabel:
 
 def final_labels(model, x, spatial_shape, autocast_dtype):
     """Argmax of one more forward pass, the response interpolated to full size first if fitted smaller."""
-    with torch.no_grad(), torch.autocast(x.device.type, dtype=autocast_dtype or torch.float32,
-                                         enabled=autocast_dtype is not None):
+    with torch.no_grad(), autocast(x.device.type, autocast_dtype):
         response = model(x).float()
         if tuple(response.shape[2:]) != tuple(spatial_shape):
             response = F.interpolate(response, size=tuple(spatial_shape), mode="bilinear", align_corners=False)

@@ -18,7 +18,7 @@ from numpy.typing import ArrayLike
 from skimage.transform import resize
 
 from . import _dip
-from ._device import PRECISIONS, resolve_device
+from ._device import PRECISIONS, autocast, resolve_device
 from ._heap import retained_heap
 from ._image import check_channel_axis, check_choice, check_int, check_number, check_seed, prepare_image, spatial_shape
 from ._memory import available_bytes as _available_bytes
@@ -116,8 +116,7 @@ class _Fit:
         optimizer = torch.optim.Adam(net.parameters(), lr=self.learning_rate)
         for step in range(self.iterations):
             optimizer.zero_grad(set_to_none=True)
-            with torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.float32,
-                                enabled=self.autocast_dtype is not None):
+            with autocast(self.device.type, self.autocast_dtype):
                 out = net(noise)
             out = out.float()[..., :height, :width].unflatten(1, (groups, self.channels))[0]
             # Summing the per-restart mean errors keeps each restart's
