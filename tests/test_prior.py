@@ -127,6 +127,29 @@ def test_bfloat16_runs_the_networks_in_bfloat16_and_keeps_the_prior(strategy):
     assert total_variation(prior) < 0.5 * total_variation(image)
 
 
+def test_every_precision_has_a_dtype():
+    from napari_dsp._device import LOW_DTYPES
+    from napari_dsp.recipes import PRECISIONS
+
+    assert tuple(LOW_DTYPES) == PRECISIONS and LOW_DTYPES[PRECISIONS[0]] is None
+
+
+@pytest.mark.parametrize("strategy", ["threads", "batched"])
+def test_bfloat16_keeps_steps_too_small_for_bfloat16_weights(strategy):
+    # At this learning rate Adam's steps are below bfloat16's resolution of the
+    # weights: bfloat16 weights updated in place would lose half the movement
+    # (measured: 0.54 of float32's, correlation 0.83). Float32 master weights keep it.
+    image = noisy_square()
+    settings = dict(restarts=2, seed=0, device="cpu", strategy=strategy, learning_rate=3e-5)
+    moved = {}
+    for precision in ("float32", "bfloat16"):
+        start, end = (deep_segmentation_prior(image, iterations=n, precision=precision, **settings) for n in (1, 40))
+        moved[precision] = (end - start).ravel()
+    single, half = moved["float32"], moved["bfloat16"]
+    assert np.corrcoef(single, half)[0, 1] > 0.95
+    assert 0.9 < np.linalg.norm(half) / np.linalg.norm(single) < 1.1
+
+
 def test_batched_network_holds_independent_restarts():
     generators = [torch.Generator().manual_seed(s) for s in (5, 6)]
     batched = _dip.SkipNet(3, groups=2)

@@ -2,14 +2,14 @@
 
 import torch
 
-__all__ = ["PRECISIONS", "autocast", "available_devices", "resolve_device"]
+__all__ = ["LOW_DTYPES", "autocast", "available_devices", "resolve_device"]
 
-PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16}
-"""Autocast dtype of each `precision` option of the networks (None: no autocast)."""
+LOW_DTYPES = {"float32": None, "bfloat16": torch.bfloat16}
+"""The dtype below float32 that each of `napari_dsp.recipes.PRECISIONS` computes the networks in (None: none)."""
 
 
 def autocast(device_type: str, dtype):
-    """Autocast to `dtype`, a value of `PRECISIONS`, on `device_type`; None (float32) runs as written."""
+    """Autocast to `dtype`, a value of `LOW_DTYPES`, on `device_type`; None (float32) runs as written."""
     return torch.autocast(device_type, dtype=dtype or torch.float32, enabled=dtype is not None)
 
 

@@ -19,9 +19,9 @@ import torch.nn.functional as F
 from skimage.segmentation import slic
 from torch import nn
 
-from ._device import PRECISIONS, autocast
+from ._device import autocast
 
-__all__ = ["PRECISIONS", "SCRIBBLE_WEIGHT", "Relabel", "SegmentationNet", "final_labels", "superpixels",
+__all__ = ["SCRIBBLE_WEIGHT", "Relabel", "SegmentationNet", "final_labels", "superpixels",
            "train_step", "vote"]
 
 SCRIBBLE_WEIGHT = 0.5

@@ -21,13 +21,13 @@ from skimage.transform import resize
 
 from . import _kanezaki
 from ._deprecation import renamed_keywords
-from ._device import resolve_device
+from ._device import LOW_DTYPES, resolve_device
 from ._heap import retained_heap
 from ._image import check_channel_axis, check_int, check_number, check_seed, prepare_image, spatial_shape
 from ._kanezaki import SegmentationNet
 from ._schedules import StopRule, cosine_restart_lr, warmup_lr
 from .progress import Progress, report
-from .recipes import PAPER, get_preset
+from .recipes import PAPER, PRECISIONS, get_preset
 
 __all__ = [
     "BackpropOptions",
@@ -94,8 +94,8 @@ class BackpropOptions:
         check_number("learning_rate", self.learning_rate, 0, low_open=True, hint="e.g. 0.1")
         check_number("continuity", self.continuity, 0, hint="0 uses superpixels")
         check_number("scale", self.scale, 0, 1, low_open=True, hint="1 fits at full resolution, 0.5 at half")
-        if self.precision not in _kanezaki.PRECISIONS:
-            raise ValueError(f"precision={self.precision!r} is not one of {sorted(_kanezaki.PRECISIONS)}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision={self.precision!r} is not one of {sorted(PRECISIONS)}")
         if not isinstance(self.cosine_annealing, (bool, np.bool_)):
             raise ValueError(f"cosine_annealing={self.cosine_annealing!r} must be True or False")
 
@@ -367,7 +367,9 @@ def backprop_segmentation(
         size before the argmax, so the labels keep the input's shape.
     precision : {"float32", "bfloat16"}, optional
         "bfloat16" runs the network in bfloat16 autocast; faster only on
-        hardware with native bfloat16 (recent GPUs, CPUs with AVX512-BF16/AMX).
+        hardware with native bfloat16 (recent GPUs, CPUs with AVX512-BF16/AMX:
+        1.8 times faster on one), emulated and about 9 times slower on CPUs
+        with AVX2 only (benchmarks/README.md).
     memory_limit : int, optional
         Refuse to run when `estimate_backprop_bytes` exceeds this many bytes
         (8 GiB: about 2.1 megapixels at full scale with 100 features; the
@@ -420,7 +422,7 @@ def backprop_segmentation(
     seed = check_seed(seed)
     min_labels = int(classes.size) if classes.size else options.min_labels
     device = resolve_device(device)
-    autocast_dtype = _kanezaki.PRECISIONS[options.precision]
+    autocast_dtype = LOW_DTYPES[options.precision]
 
     work_shape = _working_shape(spatial_shape, options.scale)
     data = scaled.data
@@ -546,7 +548,7 @@ def estimate_backprop_seconds(
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     options = dict(superpixels=grid if continuity == 0 else None, n_superpixels=int(grid[-1]) + 1,
                    scribble_target=None, free_target_mask=None, continuity=float(continuity),
-                   autocast_dtype=_kanezaki.PRECISIONS[precision])
+                   autocast_dtype=LOW_DTYPES[precision])
     times = []
     with retained_heap(device):  # as the run itself
         for _ in range(3):

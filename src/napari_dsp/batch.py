@@ -29,7 +29,7 @@ import numpy as np
 
 from ._image import check_choice, check_int, check_seed
 from .cli import InputError, _write_outputs, read_image
-from .recipes import FOREGROUND_RULES, PAPER, get_preset
+from .recipes import FOREGROUND_RULES, PAPER, PRECISIONS, get_preset
 
 __all__ = ["BatchItem", "BatchResult", "IMAGE_SUFFIXES", "RETRIES", "find_images", "load_settings", "segment_files"]
 
@@ -235,7 +235,7 @@ def segment_files(
     iterations: Optional[int] = None,
     restarts: Optional[int] = None,
     max_size: Optional[int] = None,
-    precision: str = "float32",
+    precision: str = PRECISIONS[0],
     device=None,
     seed: Optional[int] = None,
     backprop_options: Optional[dict] = None,
@@ -373,13 +373,12 @@ def _import_distributed():
 
 
 def _check_options(*, method, preset, n_clusters, window, rule, iterations, restarts, max_size, device, seed,
-                   backprop_options, region_options=None, fit_prior=True, precision="float32"):
+                   backprop_options, region_options=None, fit_prior=True, precision=PRECISIONS[0]):
     """The options of `segment` every task gets, checked as far as they do not depend on an image.
 
     Defaults are filled in from the preset, so that the same settings given
     either way hash alike (a re-run with a parameters.json as config skips).
     """
-    from ._device import PRECISIONS
     from .backprop import BackpropOptions
     from .pipeline import METHODS, PRIOR_SETTINGS, check_fit_prior, checked_region_options, prior_recipe
 
@@ -401,7 +400,7 @@ def _check_options(*, method, preset, n_clusters, window, rule, iterations, rest
     check_int("max_size", max_size, low=0)
     seed = check_seed(seed)
     check_choice("device", device, _DEVICES)
-    check_choice("precision", precision, tuple(PRECISIONS))
+    check_choice("precision", precision, PRECISIONS)
     unknown = sorted(set(backprop_options or {}) - {f.name for f in fields(BackpropOptions)})
     if unknown:
         raise ValueError(f"backprop_options has no option {', '.join(map(repr, unknown))}")
@@ -422,7 +421,7 @@ def _check_options(*, method, preset, n_clusters, window, rule, iterations, rest
         for key in PRIOR_SETTINGS:
             del options[key]
         options["fit_prior"] = False
-    elif precision != "float32":
+    elif precision != PRECISIONS[0]:
         options["precision"] = precision  # absent for float32, so that names stay as they were
     return options
 

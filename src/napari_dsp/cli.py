@@ -16,7 +16,7 @@ import numpy as np
 
 from . import __version__
 from .progress import Cancelled
-from .recipes import FAST, FOREGROUND_RULES, LOW_PASS_KEEP, METHODS, PAPER, PRESETS, REGIONS
+from .recipes import FAST, FOREGROUND_RULES, LOW_PASS_KEEP, METHODS, PAPER, PRECISIONS, PRESETS, REGIONS
 from .samples import SAMPLES, load_sample
 
 __all__ = ["main"]
@@ -136,7 +136,7 @@ def _add_segment_options(parser):
                              f"(default: the preset's; paper {PAPER.foreground_prior.max_size}, "
                              f"fast {FAST.foreground_prior.max_size}, {FAST.multiclass_prior.max_size} for backprop "
                              "and regions)")
-    parser.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
+    parser.add_argument("--precision", choices=PRECISIONS, default=PRECISIONS[0],
                         help="arithmetic of the prior's networks: bfloat16 is faster only on hardware with "
                              "bfloat16 arithmetic (CPUs with AVX-512 BF16), much slower on others "
                              "(default: %(default)s)")
@@ -412,7 +412,7 @@ def _add_benchmark(subparsers):
                         help=f"SLIC compactness of backprop (default: {PAPER.backprop.compactness:g})")
     parser.add_argument("--min-labels", type=int,
                         help=f"backprop label count that ends training (default: {PAPER.backprop.min_labels})")
-    parser.add_argument("--precision", choices=("float32", "bfloat16"),
+    parser.add_argument("--precision", choices=PRECISIONS,
                         help=f"backprop precision (default: {PAPER.backprop.precision})")
     parser.add_argument("--seed", type=int, default=0, help="seed of every method (default: 0)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto",

@@ -6,12 +6,12 @@ from typing import Callable, Optional
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._device import PRECISIONS, resolve_device
+from ._device import resolve_device
 from ._image import check_choice, normalize_channel_axis, spatial_shape
 from .backprop import BackpropOptions, backprop_segmentation, check_backprop_options
 from .kmeans import check_parameters, foreground_background, kmeans_segmentation
 from .prior import deep_segmentation_prior
-from .recipes import FOREGROUND_RULES, METHODS, PAPER, REGIONS, PriorRecipe, Recipe, get_preset
+from .recipes import FOREGROUND_RULES, METHODS, PAPER, PRECISIONS, REGIONS, PriorRecipe, Recipe, get_preset
 from .regions import check_region_options, region_segmentation
 
 __all__ = ["METHODS", "Segmentation", "prior_recipe", "segment"]
@@ -88,7 +88,7 @@ def segment(
     iterations: Optional[int] = None,
     restarts: Optional[int] = None,
     max_size: Optional[int] = None,
-    precision: str = "float32",
+    precision: str = PRECISIONS[0],
     channel_axis: Optional[int] = None,
     device=None,
     seed: Optional[int] = None,
@@ -222,7 +222,7 @@ def segment(
         check_parameters(spatial_shape(array.shape, channel_axis), n_clusters if method == "kmeans" else 2, window)
         check_choice("rule", rule, FOREGROUND_RULES)
     check_fit_prior(method, fit_prior)
-    check_choice("precision", precision, tuple(PRECISIONS))
+    check_choice("precision", precision, PRECISIONS)
     recipe = prior_recipe(method, get_preset(preset))
     iterations = recipe.iterations if iterations is None else iterations
     restarts = recipe.restarts if restarts is None else restarts
@@ -253,7 +253,7 @@ def segment(
         for key in PRIOR_SETTINGS:
             del parameters[key]
         parameters["fit_prior"] = False
-    elif precision != "float32":
+    elif precision != PRECISIONS[0]:
         parameters["precision"] = precision
     saliency = None
     if method == "backprop":

@@ -4,6 +4,7 @@ The prior keeps the surfaces of an image and drops fine texture; every
 segmenter in this package clusters it rather than the raw image.
 """
 
+import copy
 import math
 import queue
 import threading
@@ -18,12 +19,12 @@ from numpy.typing import ArrayLike
 from skimage.transform import resize
 
 from . import _dip
-from ._device import PRECISIONS, autocast, resolve_device
+from ._device import LOW_DTYPES, resolve_device
 from ._heap import retained_heap
 from ._image import check_channel_axis, check_choice, check_int, check_number, check_seed, prepare_image, spatial_shape
 from ._memory import available_bytes as _available_bytes
 from .progress import Progress, report
-from .recipes import PAPER, PriorRecipe, get_preset
+from .recipes import PAPER, PRECISIONS, PriorRecipe, get_preset
 
 __all__ = ["STRATEGIES", "PriorEstimate", "deep_segmentation_prior", "estimate_prior", "working_shape"]
 
@@ -76,9 +77,9 @@ class _Fit:
     """
 
     def __init__(self, scaled, target, iterations, learning_rate, device, channels_last, average_last=1,
-                 autocast_dtype=None):
+                 low_dtype=None):
         channels, height, width = target.shape
-        self.autocast_dtype = autocast_dtype
+        self.low_dtype = low_dtype
         self.scaled = scaled
         self.channels = channels
         self.iterations = iterations
@@ -114,16 +115,30 @@ class _Fit:
         height, width = self.working_shape
         first_averaged = self.iterations - self.average_last
         optimizer = torch.optim.Adam(net.parameters(), lr=self.learning_rate)
+        model, inputs = net, noise
+        if self.low_dtype is not None:
+            # Mixed precision with float32 master weights: a low-precision copy
+            # runs forward and backward, Adam updates the float32 weights, and
+            # the copy follows them. Autocast instead left the upsampling and
+            # the padding after it in float32, with casts around every
+            # convolution: 11 % slower (benchmarks/README.md).
+            model, inputs = copy.deepcopy(net).to(self.low_dtype), noise.to(self.low_dtype)
+            pairs = list(zip(net.parameters(), model.parameters()))
         for step in range(self.iterations):
             optimizer.zero_grad(set_to_none=True)
-            with autocast(self.device.type, self.autocast_dtype):
-                out = net(noise)
-            out = out.float()[..., :height, :width].unflatten(1, (groups, self.channels))[0]
+            out = model(inputs).float()[..., :height, :width].unflatten(1, (groups, self.channels))[0]
             # Summing the per-restart mean errors keeps each restart's
             # gradient what it would be if it were trained alone.
             loss = (out - self.target).abs().mean() * groups
             loss.backward()
+            if model is not net:
+                for weight, low in pairs:
+                    weight.grad, low.grad = low.grad.float(), None
             optimizer.step()
+            if model is not net:
+                with torch.no_grad():
+                    for weight, low in pairs:
+                        low.copy_(weight)
             summed = step - first_averaged  # earlier outputs already in `total`
             total = out.detach() if summed <= 0 else total + out.detach()
             with self._lock:
@@ -301,7 +316,7 @@ def deep_segmentation_prior(
     seed: Optional[int] = None,
     callback: Optional[Callable] = None,
     strategy: str = "auto",
-    precision: str = "float32",
+    precision: str = PRECISIONS[0],
 ) -> np.ndarray:
     """Compute the Deep Segmentation Prior of an image.
 
@@ -365,12 +380,13 @@ def deep_segmentation_prior(
         on the CPU. All give the same prior up to floating-point
         rounding, which training amplifies into small pixel differences.
     precision : {"float32", "bfloat16"}, optional
-        ``"bfloat16"`` runs the networks' forward pass in bfloat16 autocast
-        (the loss, the optimiser and the prior stay float32). On a CPU with
-        AVX-512 BF16 the `paper` prior took 1.2 to 1.3 times less time,
-        with a segmentation as close to float32's as two seeds are to each
-        other (benchmarks/README.md); CPUs without bfloat16 arithmetic
-        (AVX2 only) emulate it, many times slower. GPUs: not measured.
+        ``"bfloat16"`` trains the networks in bfloat16, keeping float32
+        master weights for Adam (the loss and the prior stay float32 too).
+        On a CPU with AVX-512 BF16 the `paper` prior took 1.5 times less
+        time, with a segmentation as close to float32's as two seeds are to
+        each other (benchmarks/README.md); CPUs without bfloat16 arithmetic
+        (AVX2 only) emulate it, many times slower: `estimate_prior` shows
+        which. GPUs: not measured.
 
     Returns
     -------
@@ -405,7 +421,7 @@ def deep_segmentation_prior(
     recipe = _resolve(preset, iterations, restarts, learning_rate, max_size, average_last)
     iterations, restarts, learning_rate = recipe.iterations, recipe.restarts, recipe.learning_rate
     check_choice("strategy", strategy, STRATEGIES)
-    check_choice("precision", precision, tuple(PRECISIONS))
+    check_choice("precision", precision, PRECISIONS)
     if callback is not None and not callable(callback):
         raise ValueError(f"callback={callback!r} is not callable; pass a function or None")
     seed = check_seed(seed)
@@ -418,7 +434,7 @@ def deep_segmentation_prior(
         target = resize(target, (target.shape[0], *shape), order=1, anti_aliasing=True).astype(np.float32)
 
     fit = _Fit(scaled, target, iterations, learning_rate, device, channels_last=device.type == "cpu",
-               average_last=recipe.average_last, autocast_dtype=PRECISIONS[precision])
+               average_last=recipe.average_last, low_dtype=LOW_DTYPES[precision])
     n_threads = torch.get_num_threads()
     n_workers = _concurrent_restarts(min(n_threads, restarts), fit.padded, available)
     if strategy == "auto":
@@ -474,6 +490,7 @@ def estimate_prior(
     iterations: Optional[int] = None,
     restarts: Optional[int] = None,
     max_size: Optional[int] = None,
+    precision: str = PRECISIONS[0],
     device=None,
 ) -> PriorEstimate:
     """Estimate the time and memory of `deep_segmentation_prior` before running it.
@@ -486,8 +503,9 @@ def estimate_prior(
     ----------
     shape : tuple of int
         The image's shape, channel axis included.
-    channel_axis, preset, iterations, restarts, max_size, device
-        As for `deep_segmentation_prior`.
+    channel_axis, preset, iterations, restarts, max_size, precision, device
+        As for `deep_segmentation_prior`. The timing runs in `precision`: a
+        CPU without bfloat16 arithmetic shows here how much slower it is.
 
     Returns
     -------
@@ -500,6 +518,7 @@ def estimate_prior(
     (256, 256)
     """
     recipe = _resolve(preset, iterations, restarts, None, max_size, None)
+    check_choice("precision", precision, PRECISIONS)
     channel_axis = check_channel_axis(shape, channel_axis)
     channels = 1 if channel_axis is None else shape[channel_axis]
     device = resolve_device(device)
@@ -508,7 +527,8 @@ def estimate_prior(
     padded = (_dip.padded_size(height), _dip.padded_size(width))
     side = min(96, max(padded))
     sample = _Fit(prepare_image(np.zeros((side, side, channels), np.float32), -1), np.zeros(
-        (channels, side, side), np.float32), 3, recipe.learning_rate, device, channels_last=device.type == "cpu")
+        (channels, side, side), np.float32), 3, recipe.learning_rate, device, channels_last=device.type == "cpu",
+        low_dtype=LOW_DTYPES[precision])
     times = []
     net, noise = sample.build(_dip.generators(0, 1))
     previous = time.perf_counter()

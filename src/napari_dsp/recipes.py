@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "DOUBLE_DIP", "DOUBLE_DIP_REFERENCE", "FAST", "FOREGROUND", "FOREGROUND_RULES", "LOW_PASS_KEEP", "METHODS",
-    "PAPER", "PRESETS", "REGIONS", "BackpropRecipe", "DoubleDIPRecipe", "ForegroundRecipe", "KMeansRecipe",
-    "PriorRecipe", "Recipe", "RegionRecipe", "get_preset",
+    "PAPER", "PRECISIONS", "PRESETS", "REGIONS", "BackpropRecipe", "DoubleDIPRecipe", "ForegroundRecipe",
+    "KMeansRecipe", "PriorRecipe", "Recipe", "RegionRecipe", "get_preset",
 ]
 
 
@@ -27,6 +27,9 @@ METHODS = ("kmeans", "foreground", "regions", "kmeans-foreground", "backprop", "
 
 FOREGROUND_RULES = ("saliency", "border")
 """How `napari_dsp.kmeans.foreground_background` names the foreground class; the first is the default."""
+
+PRECISIONS = ("float32", "bfloat16")
+"""Arithmetic of the networks (the prior's and backprop's ``precision``); the first, the paper's, is the default."""
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,7 @@ class BackpropRecipe:
     cosine_annealing: bool = True
     continuity: float = 0.0
     scale: float = 1.0
-    precision: str = "float32"
+    precision: str = PRECISIONS[0]
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,25 @@ def test_prior_widget_adds_prior_like_the_image(viewer, qtbot):
     assert widget.image.value.name == "blob"  # a prior is not offered as an image to fit a prior on
 
 
+def test_prior_widget_estimates_and_fits_in_bfloat16_when_chosen(viewer, qtbot, monkeypatch):
+    import napari_dsp.prior
+
+    image, truth = blobs()
+    viewer.add_image(image, name="blob")
+    widget = open_widget(viewer, "Deep Segmentation Prior")
+    calls, fit = [], napari_dsp.prior.deep_segmentation_prior
+    monkeypatch.setattr(napari_dsp.prior, "deep_segmentation_prior",
+                        lambda *args, **kwargs: calls.append(kwargs["precision"]) or fit(*args, **kwargs))
+    assert widget.precision.value == "float32" and "AVX-512" in widget.precision.tooltip
+    small_prior(widget, iterations=20)
+    widget.precision.value = "bfloat16"
+    click_and_wait(qtbot, widget)
+    prior = viewer.layers["blob prior"]
+    assert calls == ["bfloat16"] and prior.metadata["napari_dsp"]["parameters"]["precision"] == "bfloat16"
+    assert "estimated time" in widget.note.value
+    assert ((prior.data > image.mean()) == truth).mean() > 0.9
+
+
 def test_cancel_mid_fit_stops_quickly_and_restores(viewer, qtbot):
     _dock, widget = start_long_prior(viewer, qtbot)
     qtbot.waitUntil(lambda: widget.progress.value >= 2, timeout=WAIT_MS)
@@ -144,6 +163,9 @@ def test_segment_widget_refits_the_prior_only_when_the_prior_would_change(viewer
     layer.data = layer.data[::-1].copy()  # the user changed the image
     click_and_wait(qtbot, widget)
     assert fits == [0, 0, 1, 1] and "reused" not in widget.note.value
+    widget.precision.value = "bfloat16"
+    click_and_wait(qtbot, widget)
+    assert fits == [0, 0, 1, 1, 1] and "reused" not in widget.note.value
 
 
 def test_segment_widget_backprop_method(viewer, qtbot):
@@ -571,5 +593,8 @@ def test_preset_sets_the_prior_boxes(viewer):
     assert (segment.iterations.value, segment.restarts.value) == (recipe.iterations, recipe.restarts)
     assert segment.scale.value == get_preset("paper").backprop.scale
     backprop = open_widget(viewer, "Backprop segmentation")
+    backprop.precision.value = "bfloat16"
+    assert backprop.parameters()["precision"] == "bfloat16" and "AVX2" in backprop.precision.tooltip
     backprop.preset.value = "paper"
     assert backprop.scale.value == get_preset("paper").backprop.scale
+    assert backprop.parameters()["precision"] == get_preset("paper").backprop.precision == "float32"

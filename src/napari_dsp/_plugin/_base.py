@@ -127,6 +127,22 @@ def device_box(func) -> ComboBox:
     return box
 
 
+def precision_box(func, defaults=None) -> ComboBox:
+    """The arithmetic (`napari_dsp.recipes.PRECISIONS`) of `func`'s networks, starting at its default.
+
+    The default is `func`'s, or `defaults.precision` where the signature says
+    None (a preset's value), as in `parameter_boxes`.
+    """
+    from ..recipes import PRECISIONS
+
+    default = inspect.signature(func).parameters["precision"].default
+    if default is None:
+        default = defaults.precision
+    box = ComboBox(choices=list(PRECISIONS), value=default, name="precision")
+    box.tooltip = tooltips(func).get("precision", "")
+    return box
+
+
 def device_argument(value: str):
     """The device argument for the library, checked here so a missing GPU is a clear error."""
     from .._device import resolve_device

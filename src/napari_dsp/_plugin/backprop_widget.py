@@ -7,7 +7,9 @@ from magicgui.widgets import CheckBox, ComboBox, Container, PushButton
 from napari.utils.notifications import show_error, show_warning
 
 from . import _layers
-from ._base import DSPWidget, device_argument, device_box, parameter_boxes, preset_box, seed_box, set_boxes
+from ._base import (
+    DSPWidget, device_argument, device_box, parameter_boxes, precision_box, preset_box, seed_box, set_boxes,
+)
 from ._layers import PRIOR
 
 if TYPE_CHECKING:
@@ -47,6 +49,7 @@ class BackpropWidget(DSPWidget):
             backprop_segmentation, recipe, n_features=(2, 1000), n_conv=(1, 20), learning_rate=(1e-5, 10.0, 0.01),
             warmup=(0, 100_000), cosine_annealing=None, continuity=(0.0, 1000.0, 0.1), scale=(0.05, 1.0, 0.05),
         )
+        self._advanced["precision"] = precision_box(backprop_segmentation, recipe)
         for name, box in {**self._main, **self._advanced}.items():
             setattr(self, name, box)
         self.preset.changed.connect(
@@ -162,7 +165,7 @@ class BackpropWidget(DSPWidget):
                 self.scribbles.value, source.labels_shape, "scribbles"
             )
         estimate_options = {k: parameters[k] for k in (
-            "n_features", "n_conv", "scale", "max_iterations", "warmup", "continuity", "device")}
+            "n_features", "n_conv", "scale", "max_iterations", "warmup", "continuity", "precision", "device")}
         per_slice = " per slice" if len(indices) > 1 else ""
 
         def estimate(job, source, indices):

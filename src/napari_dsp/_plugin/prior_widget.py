@@ -2,7 +2,9 @@
 
 from typing import TYPE_CHECKING
 
-from ._base import DSPWidget, device_argument, device_box, parameter_boxes, preset_box, seed_box, set_boxes
+from ._base import (
+    DSPWidget, device_argument, device_box, parameter_boxes, precision_box, preset_box, seed_box, set_boxes,
+)
 from ._layers import PRIOR
 
 if TYPE_CHECKING:
@@ -26,22 +28,32 @@ class PriorWidget(DSPWidget):
         self.max_size.native.setSpecialValueText("full resolution")
         self.preset.changed.connect(lambda name: set_boxes(self._prior_boxes, get_preset(name).foreground_prior))
         self.seed = seed_box(deep_segmentation_prior)
+        self.precision = precision_box(deep_segmentation_prior)
         self.device = device_box(deep_segmentation_prior)
-        self._finish_layout(self.preset, *boxes.values(), self.seed, self.device)
+        self._finish_layout(self.preset, *boxes.values(), self.seed, self.precision, self.device)
 
     def parameters(self) -> dict:
         return dict(
             preset=self.preset.value, iterations=self.iterations.value, restarts=self.restarts.value,
             learning_rate=self.learning_rate.value, max_size=self.max_size.value, seed=self.seed.value,
-            device=device_argument(self.device.value),
+            precision=self.precision.value, device=device_argument(self.device.value),
         )
 
     def _run(self) -> None:
-        from ..prior import deep_segmentation_prior
+        from ..prior import deep_segmentation_prior, estimate_prior
 
         parameters = self.parameters()
+        per_slice = " per slice" if self.all_slices.value and self.all_slices.visible else ""
+
+        def estimate(job, source, indices):
+            job.at(PRIOR, indices[0], 1)
+            options = {k: parameters[k] for k in ("preset", "iterations", "restarts", "max_size", "precision",
+                                                  "device")}
+            found = estimate_prior(source.plane(indices[0]).shape, channel_axis=source.plane_channel_axis, **options)
+            time = f"about {found.seconds:.0f} s" if found.seconds >= 1 else "under a second"
+            job.emit(None, message=f"estimated time: {time}{per_slice}")
 
         def compute(job, plane, channel_axis, _index):
             return deep_segmentation_prior(plane, channel_axis=channel_axis, callback=job.callback, **parameters)
 
-        self._launch_per_plane(PRIOR, compute, parameters)
+        self._launch_per_plane(PRIOR, compute, parameters, before=estimate)

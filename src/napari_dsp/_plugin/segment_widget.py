@@ -6,7 +6,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 from magicgui.widgets import CheckBox, ComboBox
 
-from ._base import DSPWidget, device_argument, device_box, parameter_boxes, preset_box, seed_box, set_boxes
+from ._base import (
+    DSPWidget, device_argument, device_box, parameter_boxes, precision_box, preset_box, seed_box, set_boxes,
+)
 from ._layers import PRIOR, SALIENCY
 
 if TYPE_CHECKING:
@@ -22,7 +24,8 @@ def _prior_key(plane, channel_axis, parameters: dict) -> tuple:
     from ..recipes import get_preset
 
     digest = hashlib.blake2b(np.ascontiguousarray(plane).data).hexdigest()
-    settings = tuple(parameters[name] for name in ("iterations", "restarts", "max_size", "seed", "device"))
+    names = ("iterations", "restarts", "max_size", "precision", "seed", "device")
+    settings = tuple(parameters[name] for name in names)
     recipe = prior_recipe(parameters["method"], get_preset(parameters["preset"]))
     return (digest, plane.shape, plane.dtype.str, channel_axis, recipe, *settings)
 
@@ -70,6 +73,7 @@ class SegmentWidget(DSPWidget):
         )
         self.iterations, self.restarts, self.max_size = self._prior.values()
         self.max_size.native.setSpecialValueText("full resolution")
+        self.precision = precision_box(segment)
         self.seed = seed_box(segment)
         self.device = device_box(segment)
         self.method.changed.connect(self._method_changed)
@@ -80,7 +84,8 @@ class SegmentWidget(DSPWidget):
         # tuning loop, reuses the prior instead of fitting it again. One plane, to bound the memory.
         self._last_prior = (None, None)
         self._finish_layout(self.method, self.n_clusters, *self._backprop.values(), *self._regions.values(),
-                            self.fit_prior, self.preset, *self._prior.values(), self.seed, self.device)
+                            self.fit_prior, self.preset, *self._prior.values(), self.precision, self.seed,
+                            self.device)
 
     def _recipe(self):
         from ..recipes import get_preset
@@ -97,7 +102,7 @@ class SegmentWidget(DSPWidget):
         for box in self._regions.values():
             box.enabled = self.method.value == "regions"
         self.fit_prior.visible = self.method.value == "regions"
-        for box in self._prior.values():
+        for box in (*self._prior.values(), self.precision):
             box.enabled = self._fits_prior()
 
     def _method_changed(self, _value=None) -> None:
@@ -115,6 +120,7 @@ class SegmentWidget(DSPWidget):
                           device=device_argument(self.device.value))
         if self._fits_prior():
             parameters.update((name, box.value) for name, box in self._prior.items())
+            parameters["precision"] = self.precision.value
         else:
             parameters["fit_prior"] = False
         if self.method.value == "kmeans":
@@ -142,7 +148,8 @@ class SegmentWidget(DSPWidget):
                       and self._last_prior[0] == _prior_key(plane, channel_axis, parameters))
             seconds = 0.0
             if fits_prior and not reused:
-                options = {k: parameters[k] for k in ("preset", "iterations", "restarts", "max_size", "device")}
+                options = {k: parameters[k] for k in ("preset", "iterations", "restarts", "max_size", "precision",
+                                                      "device")}
                 seconds = estimate_prior(plane.shape, channel_axis=channel_axis, **options).seconds
             if method == "backprop":
                 seconds += estimate_backprop_seconds(
