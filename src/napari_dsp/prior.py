@@ -121,7 +121,7 @@ class _Fit:
             # runs forward and backward, Adam updates the float32 weights, and
             # the copy follows them. Autocast instead left the upsampling and
             # the padding after it in float32, with casts around every
-            # convolution: 11 % slower (benchmarks/README.md).
+            # convolution: 8 % slower per step (benchmarks/README.md).
             model, inputs = copy.deepcopy(net).to(self.low_dtype), noise.to(self.low_dtype)
             pairs = list(zip(net.parameters(), model.parameters()))
         for step in range(self.iterations):
