@@ -23,7 +23,9 @@ from . import _kanezaki
 from ._deprecation import renamed_keywords
 from ._device import LOW_DTYPES, resolve_device
 from ._heap import retained_heap
-from ._image import check_channel_axis, check_int, check_number, check_seed, prepare_image, spatial_shape
+from ._image import (
+    check_channel_axis, check_choice, check_int, check_number, check_seed, prepare_image, spatial_shape,
+)
 from ._kanezaki import SegmentationNet
 from ._schedules import StopRule, cosine_restart_lr, warmup_lr
 from .progress import Progress, report
@@ -94,8 +96,7 @@ class BackpropOptions:
         check_number("learning_rate", self.learning_rate, 0, low_open=True, hint="e.g. 0.1")
         check_number("continuity", self.continuity, 0, hint="0 uses superpixels")
         check_number("scale", self.scale, 0, 1, low_open=True, hint="1 fits at full resolution, 0.5 at half")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision={self.precision!r} is not one of {sorted(PRECISIONS)}")
+        check_choice("precision", self.precision, PRECISIONS)
         if not isinstance(self.cosine_annealing, (bool, np.bool_)):
             raise ValueError(f"cosine_annealing={self.cosine_annealing!r} must be True or False")
 

@@ -143,6 +143,19 @@ def precision_box(func, defaults=None) -> ComboBox:
     return box
 
 
+def prior_seconds(shape, channel_axis, parameters: dict) -> float:
+    """`napari_dsp.prior.estimate_prior`'s seconds for the prior settings in a widget's `parameters`."""
+    from ..prior import estimate_prior
+
+    options = {k: parameters[k] for k in ("preset", "iterations", "restarts", "max_size", "precision", "device")}
+    return estimate_prior(shape, channel_axis=channel_axis, **options).seconds
+
+
+def duration(seconds: float) -> str:
+    """A time estimate as the widgets word it."""
+    return f"about {seconds:.0f} s" if seconds >= 1 else "under a second"
+
+
 def device_argument(value: str):
     """The device argument for the library, checked here so a missing GPU is a clear error."""
     from .._device import resolve_device

@@ -3,7 +3,8 @@
 from typing import TYPE_CHECKING
 
 from ._base import (
-    DSPWidget, device_argument, device_box, parameter_boxes, precision_box, preset_box, seed_box, set_boxes,
+    DSPWidget, device_argument, device_box, duration, parameter_boxes, precision_box, preset_box, prior_seconds,
+    seed_box, set_boxes,
 )
 from ._layers import PRIOR
 
@@ -40,18 +41,15 @@ class PriorWidget(DSPWidget):
         )
 
     def _run(self) -> None:
-        from ..prior import deep_segmentation_prior, estimate_prior
+        from ..prior import deep_segmentation_prior
 
         parameters = self.parameters()
         per_slice = " per slice" if self.all_slices.value and self.all_slices.visible else ""
 
         def estimate(job, source, indices):
             job.at(PRIOR, indices[0], 1)
-            options = {k: parameters[k] for k in ("preset", "iterations", "restarts", "max_size", "precision",
-                                                  "device")}
-            found = estimate_prior(source.plane(indices[0]).shape, channel_axis=source.plane_channel_axis, **options)
-            time = f"about {found.seconds:.0f} s" if found.seconds >= 1 else "under a second"
-            job.emit(None, message=f"estimated time: {time}{per_slice}")
+            seconds = prior_seconds(source.plane(indices[0]).shape, source.plane_channel_axis, parameters)
+            job.emit(None, message=f"estimated time: {duration(seconds)}{per_slice}")
 
         def compute(job, plane, channel_axis, _index):
             return deep_segmentation_prior(plane, channel_axis=channel_axis, callback=job.callback, **parameters)

@@ -7,7 +7,8 @@ import numpy as np
 from magicgui.widgets import CheckBox, ComboBox
 
 from ._base import (
-    DSPWidget, device_argument, device_box, parameter_boxes, precision_box, preset_box, seed_box, set_boxes,
+    DSPWidget, device_argument, device_box, duration, parameter_boxes, precision_box, preset_box, prior_seconds,
+    seed_box, set_boxes,
 )
 from ._layers import PRIOR, SALIENCY
 
@@ -134,7 +135,6 @@ class SegmentWidget(DSPWidget):
     def _run(self) -> None:
         from ..backprop import estimate_backprop_seconds
         from ..pipeline import segment
-        from ..prior import estimate_prior
 
         parameters = self.parameters()
         method = parameters["method"]
@@ -148,17 +148,14 @@ class SegmentWidget(DSPWidget):
                       and self._last_prior[0] == _prior_key(plane, channel_axis, parameters))
             seconds = 0.0
             if fits_prior and not reused:
-                options = {k: parameters[k] for k in ("preset", "iterations", "restarts", "max_size", "precision",
-                                                      "device")}
-                seconds = estimate_prior(plane.shape, channel_axis=channel_axis, **options).seconds
+                seconds = prior_seconds(plane.shape, channel_axis, parameters)
             if method == "backprop":
                 seconds += estimate_backprop_seconds(
                     plane.shape, channel_axis=channel_axis, device=parameters["device"],
                     **parameters["backprop_options"],
                 )
             reuse = "; the prior of the last run is reused (same image and prior settings)" if reused else ""
-            time = f"about {seconds:.0f} s" if seconds >= 1 else "under a second"
-            job.emit(None, message=f"estimated time: {time}{per_slice}{reuse}")
+            job.emit(None, message=f"estimated time: {duration(seconds)}{per_slice}{reuse}")
 
         kinds = (SALIENCY, method) if method in _WITH_SALIENCY else (method,)
         kinds = (PRIOR, *kinds) if fits_prior else kinds
