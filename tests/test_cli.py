@@ -79,11 +79,12 @@ def test_prior_of_an_earlier_run_replaces_the_fit(tmp_path, capsys, monkeypatch)
     assert main(["segment", str(path), *FAST, "--out", str(first)]) == 0
     monkeypatch.setattr(pipeline, "deep_segmentation_prior", lambda *args, **kwargs: pytest.fail("prior fitted"))
     prior = first / "rgb_prior.tif"
-    assert main(["segment", str(path), *FAST, "--prior", str(prior), "--out", str(second)]) == 0
+    assert main(["segment", str(path), *FAST, "--prior", str(prior), "--precision", "bfloat16",
+                 "--out", str(second)]) == 0
     np.testing.assert_array_equal(tifffile.imread(second / "rgb_labels.tif"), tifffile.imread(first / "rgb_labels.tif"))
     np.testing.assert_array_equal(tifffile.imread(second / "rgb_prior.tif"), tifffile.imread(prior))
     parameters = json.loads((second / "rgb_parameters.json").read_text())
-    assert parameters["prior"] == str(prior) and "iterations" not in parameters
+    assert parameters["prior"] == str(prior) and "iterations" not in parameters and "precision" not in parameters
     # its parameters.json works as a --config (the prior file is the image's, not a setting)
     assert main(["segment", str(path), "--config", str(second / "rgb_parameters.json"), "--prior", str(prior),
                  "--method", "regions", "--out", str(second)]) == 0

@@ -419,7 +419,7 @@ def _check_options(*, method, preset, n_clusters, window, rule, iterations, rest
     if not fit_prior:
         # No prior, so no prior settings in the hash either; absent when True, so that names stay as they were.
         for key in PRIOR_SETTINGS:
-            del options[key]
+            options.pop(key, None)
         options["fit_prior"] = False
     elif precision != PRECISIONS[0]:
         options["precision"] = precision  # absent for float32, so that names stay as they were

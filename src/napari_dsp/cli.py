@@ -241,8 +241,7 @@ def _run_segment(args, parser):
     if args.prior is not None:
         # The prior options given here did not make it; the file's own provenance says what did.
         for key in PRIOR_SETTINGS:
-            del parameters[key]
-        parameters.pop("precision", None)  # present only when not float32
+            parameters.pop(key, None)
         parameters["prior"] = str(args.prior)
     written = _write_outputs(args.out, name, image, channel_axis, result, parameters)
     print(f"wrote {len(written)} files to {args.out}/:")

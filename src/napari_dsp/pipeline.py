@@ -18,7 +18,7 @@ __all__ = ["METHODS", "Segmentation", "prior_recipe", "segment"]
 
 _MULTICLASS = ("regions", "backprop")
 # The options of `segment` that only the prior's fit uses: a result made without a fit does not record them.
-PRIOR_SETTINGS = ("iterations", "restarts", "max_size")
+PRIOR_SETTINGS = ("iterations", "restarts", "max_size", "precision")
 
 # Options of backprop_segmentation that the pipeline sets itself.
 _BACKPROP_OWN = ("image", "guide", "channel_axis", "device", "seed", "callback")
@@ -251,7 +251,7 @@ def segment(
     }
     if prior is None:
         for key in PRIOR_SETTINGS:
-            del parameters[key]
+            parameters.pop(key, None)
         parameters["fit_prior"] = False
     elif precision != PRECISIONS[0]:
         parameters["precision"] = precision

@@ -196,6 +196,7 @@ def test_segment_all_slices_of_rgb_stack(viewer, qtbot):
     prior, labels = viewer.layers["movie prior"], viewer.layers["movie kmeans"]
     assert prior.rgb and prior.data.shape == stack.shape and labels.data.shape == (2, 16, 20)
     assert labels.data[0, 4, 2] != labels.data[0, 4, 17] and labels.data[1, 2, 4] != labels.data[1, 13, 4]
+    assert "per slice" in widget.note.value
 
 
 # --- KMeans ---------------------------------------------------------------------------------------

@@ -151,9 +151,10 @@ def prior_seconds(shape, channel_axis, parameters: dict) -> float:
     return estimate_prior(shape, channel_axis=channel_axis, **options).seconds
 
 
-def duration(seconds: float) -> str:
-    """A time estimate as the widgets word it."""
-    return f"about {seconds:.0f} s" if seconds >= 1 else "under a second"
+def duration(seconds: float, planes: int = 1) -> str:
+    """A time estimate as the widgets word it; `seconds` is per plane, of `planes` to run."""
+    text = f"about {seconds:.0f} s" if seconds >= 1 else "under a second"
+    return f"{text} per slice" if planes > 1 else text
 
 
 def device_argument(value: str):

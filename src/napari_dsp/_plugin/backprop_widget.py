@@ -8,7 +8,8 @@ from napari.utils.notifications import show_error, show_warning
 
 from . import _layers
 from ._base import (
-    DSPWidget, device_argument, device_box, parameter_boxes, precision_box, preset_box, seed_box, set_boxes,
+    DSPWidget, device_argument, device_box, duration, parameter_boxes, precision_box, preset_box, seed_box,
+    set_boxes,
 )
 from ._layers import PRIOR
 
@@ -166,14 +167,13 @@ class BackpropWidget(DSPWidget):
             )
         estimate_options = {k: parameters[k] for k in (
             "n_features", "n_conv", "scale", "max_iterations", "warmup", "continuity", "precision", "device")}
-        per_slice = " per slice" if len(indices) > 1 else ""
 
         def estimate(job, source, indices):
             job.at(self.KIND, indices[0], 1)
             seconds = estimate_backprop_seconds(
                 source.plane(indices[0]).shape, channel_axis=source.plane_channel_axis, **estimate_options
             )
-            job.emit(None, message=f"estimated time: about {seconds:.0f} s{per_slice} of training, plus superpixels")
+            job.emit(None, message=f"estimated time: {duration(seconds, len(indices))} of training, plus superpixels")
 
         def compute(job, plane, channel_axis, index):
             return backprop_segmentation(

@@ -44,12 +44,11 @@ class PriorWidget(DSPWidget):
         from ..prior import deep_segmentation_prior
 
         parameters = self.parameters()
-        per_slice = " per slice" if self.all_slices.value and self.all_slices.visible else ""
 
         def estimate(job, source, indices):
             job.at(PRIOR, indices[0], 1)
             seconds = prior_seconds(source.plane(indices[0]).shape, source.plane_channel_axis, parameters)
-            job.emit(None, message=f"estimated time: {duration(seconds)}{per_slice}")
+            job.emit(None, message=f"estimated time: {duration(seconds, len(indices))}")
 
         def compute(job, plane, channel_axis, _index):
             return deep_segmentation_prior(plane, channel_axis=channel_axis, callback=job.callback, **parameters)

@@ -75,6 +75,7 @@ class SegmentWidget(DSPWidget):
         self.iterations, self.restarts, self.max_size = self._prior.values()
         self.max_size.native.setSpecialValueText("full resolution")
         self.precision = precision_box(segment)
+        self.precision.label = "prior precision"  # backprop's own runs in its preset's precision
         self.seed = seed_box(segment)
         self.device = device_box(segment)
         self.method.changed.connect(self._method_changed)
@@ -139,7 +140,6 @@ class SegmentWidget(DSPWidget):
         parameters = self.parameters()
         method = parameters["method"]
         fits_prior = parameters.get("fit_prior", True)
-        per_slice = " per slice" if self.all_slices.value and self.all_slices.visible else ""
 
         def estimate(job, source, indices):
             job.at(method, indices[0], 1)
@@ -155,7 +155,7 @@ class SegmentWidget(DSPWidget):
                     **parameters["backprop_options"],
                 )
             reuse = "; the prior of the last run is reused (same image and prior settings)" if reused else ""
-            job.emit(None, message=f"estimated time: {duration(seconds)}{per_slice}{reuse}")
+            job.emit(None, message=f"estimated time: {duration(seconds, len(indices))}{reuse}")
 
         kinds = (SALIENCY, method) if method in _WITH_SALIENCY else (method,)
         kinds = (PRIOR, *kinds) if fits_prior else kinds
