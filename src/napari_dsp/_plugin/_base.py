@@ -145,9 +145,10 @@ def precision_box(func, defaults=None) -> ComboBox:
 
 def prior_seconds(shape, channel_axis, parameters: dict) -> float:
     """`napari_dsp.prior.estimate_prior`'s seconds for the prior settings in a widget's `parameters`."""
+    from ..pipeline import PRIOR_SETTINGS
     from ..prior import estimate_prior
 
-    options = {k: parameters[k] for k in ("preset", "iterations", "restarts", "max_size", "precision", "device")}
+    options = {k: parameters[k] for k in ("preset", *PRIOR_SETTINGS, "device")}
     return estimate_prior(shape, channel_axis=channel_axis, **options).seconds
 
 

@@ -21,12 +21,11 @@ _WITH_SALIENCY = ("foreground", "doubledip")
 
 def _prior_key(plane, channel_axis, parameters: dict) -> tuple:
     """What the prior of `plane` depends on: its pixels and the prior settings in `parameters`."""
-    from ..pipeline import prior_recipe
+    from ..pipeline import PRIOR_SETTINGS, prior_recipe
     from ..recipes import get_preset
 
     digest = hashlib.blake2b(np.ascontiguousarray(plane).data).hexdigest()
-    names = ("iterations", "restarts", "max_size", "precision", "seed", "device")
-    settings = tuple(parameters[name] for name in names)
+    settings = tuple(parameters[name] for name in (*PRIOR_SETTINGS, "seed", "device"))
     recipe = prior_recipe(parameters["method"], get_preset(parameters["preset"]))
     return (digest, plane.shape, plane.dtype.str, channel_axis, recipe, *settings)
 
