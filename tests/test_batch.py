@@ -196,6 +196,24 @@ def test_config_regions_become_region_options(tmp_path):
     assert load_settings(path) == {"method": "regions", "region_options": {"threshold": 12}}
 
 
+def test_center_sigma_names_foreground_outputs_only(tmp_path):
+    from napari_dsp import batch
+    from napari_dsp.recipes import FOREGROUND
+
+    image = tmp_path / "a.png"
+    iio.imwrite(image, _grey((8, 8), seed=0))
+    common = dict(preset="fast", n_clusters=2, window=3, rule="saliency", iterations=2, restarts=1, max_size=0,
+                  device="cpu", seed=0, backprop_options=None)
+    kmeans = batch._check_options(method="kmeans", **common)
+    assert "center_sigma" not in kmeans  # other methods keep the names of earlier runs
+    default = batch._check_options(method="foreground", **common)
+    assert default["center_sigma"] == FOREGROUND.center_sigma
+    off = batch._check_options(method="foreground", center_sigma=0.0, **common)
+    assert batch._digest(image, off) != batch._digest(image, default)
+    with pytest.raises(ValueError, match="center_sigma=-0.5"):
+        batch._check_options(method="foreground", center_sigma=-0.5, **common)
+
+
 def test_missing_dask_is_one_line_with_the_fix(tmp_path, monkeypatch, capsys):
     iio.imwrite(tmp_path / "a.png", _grey((24, 32), seed=0))
     monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed now raises ImportError

@@ -264,6 +264,24 @@ def test_precision_is_recorded_and_a_config_reruns_it(tmp_path):
     assert json.loads((tmp_path / "again" / "grey_parameters.json").read_text()) == half
 
 
+def test_center_sigma_is_recorded_for_foreground_and_a_config_reruns_it(tmp_path, capsys):
+    path = tmp_path / "grey.png"
+    iio.imwrite(path, _square((24, 24), np.uint8, 0, 255))
+    assert main(["segment", str(path), "--method", "foreground", "--center-sigma", "0", *FAST,
+                 "--out", str(tmp_path / "off")]) == 0
+    recorded = json.loads((tmp_path / "off" / "grey_parameters.json").read_text())
+    assert recorded["center_sigma"] == 0
+    assert main(["segment", str(path), "--config", str(tmp_path / "off" / "grey_parameters.json"),
+                 "--out", str(tmp_path / "again")]) == 0
+    assert json.loads((tmp_path / "again" / "grey_parameters.json").read_text()) == recorded
+    assert main(["segment", str(path), *FAST, "--out", str(tmp_path / "kmeans")]) == 0
+    assert "center_sigma" not in json.loads((tmp_path / "kmeans" / "grey_parameters.json").read_text())
+    capsys.readouterr()
+    code, err = _run_failing(["segment", str(path), "--method", "foreground", "--center-sigma", "-1",
+                              "--out", str(tmp_path / "bad")], capsys)
+    assert code == 2 and "center_sigma=-1.0" in err
+
+
 def test_region_options_are_recorded_and_a_config_reruns_them(tmp_path, capsys):
     import json
 

@@ -53,6 +53,30 @@ def test_saliency_map_and_rule():
     assert saliency_rule(np.where(truth, 1, 2), 1 - saliency) == 2
 
 
+def _two_objects(shape=(90, 120)):
+    """A red and a blue square on grey, neither touching the border: one at the centre, one near a corner."""
+    image = np.full(shape + (3,), 0.5, np.float32)
+    central = np.zeros(shape, bool)
+    central[35:55, 50:70] = True
+    corner = np.zeros(shape, bool)
+    corner[6:26, 8:28] = True
+    image[central] = (0.85, 0.2, 0.2)
+    image[corner] = (0.2, 0.2, 0.85)
+    return image, central, corner
+
+
+def test_center_prior_picks_the_central_of_two_distinct_objects():
+    image, central, corner = _two_objects()
+    plain = saliency_map(image, channel_axis=-1, center_sigma=0)
+    assert plain[central].mean() > 0.8 and plain[corner].mean() > 0.6
+    weighted = saliency_map(image, channel_axis=-1)
+    assert weighted[central].mean() > 0.8 and weighted[corner].mean() < 0.3
+    mask = foreground_segmentation(image, channel_axis=-1).mask.astype(bool)
+    assert _iou(mask, central) > 0.9
+    both = foreground_segmentation(image, channel_axis=-1, center_sigma=0).mask.astype(bool)
+    assert _iou(both, central | corner) > 0.9
+
+
 def test_saliency_rule_errors():
     with pytest.raises(ValueError, match="shape"):
         saliency_rule(np.zeros((3, 3), int), np.zeros((3, 4)))
@@ -113,6 +137,7 @@ def test_constant_image_is_background():
         ("n_segments", 2.5, "n_segments"),
         ("compactness", 0, "compactness=0"),
         ("color_sigma", -1.0, "color_sigma"),
+        ("center_sigma", -0.1, "center_sigma=-0.1"),
         ("smoothness", -0.5, "smoothness"),
         ("iterations", 0, "iterations=0"),
         ("graph_cut", "yes", "graph_cut"),

@@ -57,6 +57,7 @@ def _never_called(progress):
         ({"window": 41}, "larger than"),
         ({"n_clusters": 0}, "n_clusters=0"),
         ({"precision": "half"}, "precision='half' is not one of"),
+        ({"method": "foreground", "center_sigma": -0.2}, "center_sigma=-0.2"),
         ({"channel_axis": None}, "expected a 2-D image"),
         ({"fit_prior": False}, r"fit_prior=False works only with method='regions'; method='kmeans' segments"),
         ({"prior": np.zeros((40, 40))}, r"prior has shape \(40, 40\); it must be the image's shape, \(40, 40, 3\)"),

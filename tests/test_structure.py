@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import napari_dsp
-from napari_dsp.recipes import FAST, PAPER
+from napari_dsp.recipes import FAST, FOREGROUND, PAPER
 
 PACKAGE = Path(napari_dsp.__file__).parent
 GUI = ("napari", "qtpy", "magicgui", "PyQt5", "PyQt6", "PySide2", "PySide6", "vispy")
@@ -98,6 +98,7 @@ def test_cli_help_states_the_recipe_defaults():
     assert f"fast {FAST.foreground_prior.max_size}, {FAST.multiclass_prior.max_size} for backprop and regions)" \
         in segment
     assert f"(paper {PAPER.backprop.max_iterations}, fast {FAST.backprop.max_iterations})" in segment
+    assert f"anywhere in the frame (default: {FOREGROUND.center_sigma})" in segment
     benchmark = _help("benchmark")
     assert f"(default: {PAPER.foreground_prior.iterations} for ecssd, {PAPER.multiclass_prior.iterations} for bsds500)" \
         in benchmark

@@ -27,9 +27,9 @@ from typing import Optional
 
 import numpy as np
 
-from ._image import check_choice, check_int, check_seed
+from ._image import check_choice, check_int, check_number, check_seed
 from .cli import InputError, _write_outputs, read_image
-from .recipes import FOREGROUND_RULES, PAPER, PRECISIONS, get_preset
+from .recipes import FOREGROUND, FOREGROUND_RULES, PAPER, PRECISIONS, get_preset
 
 __all__ = ["BatchItem", "BatchResult", "IMAGE_SUFFIXES", "RETRIES", "find_images", "load_settings", "segment_files"]
 
@@ -174,7 +174,7 @@ def load_settings(path) -> dict:
     ----------
     path : str or pathlib.Path
         A JSON object with any of the keys ``method``, ``preset``,
-        ``n_clusters``, ``window``, ``iterations``, ``restarts``,
+        ``n_clusters``, ``window``, ``rule``, ``center_sigma``, ``iterations``, ``restarts``,
         ``max_size``, ``precision``, ``seed``, ``device``,
         ``backprop`` (the options of `napari_dsp.backprop.backprop_segmentation`)
         and ``regions`` (those of `napari_dsp.regions.region_segmentation`).
@@ -208,8 +208,8 @@ def load_settings(path) -> dict:
         raise ValueError(f"config {path}: not JSON ({error})") from None
     if not isinstance(values, dict):
         raise ValueError(f"config {path}: expected a JSON object of settings, got {type(values).__name__}")
-    allowed = ("method", "preset", "n_clusters", "window", "rule", "iterations", "restarts", "max_size", "seed",
-               "device", "backprop", "regions", "fit_prior", "precision")
+    allowed = ("method", "preset", "n_clusters", "window", "rule", "center_sigma", "iterations", "restarts",
+               "max_size", "seed", "device", "backprop", "regions", "fit_prior", "precision")
     unknown = sorted(set(values) - set(allowed) - set(_IMAGE_KEYS))
     if unknown:
         raise ValueError(f"config {path}: unknown key {', '.join(map(repr, unknown))}; use {', '.join(allowed)}")
@@ -232,6 +232,7 @@ def segment_files(
     n_clusters: int = PAPER.kmeans.n_clusters,
     window: int = PAPER.kmeans.window,
     rule: str = FOREGROUND_RULES[0],
+    center_sigma: float = FOREGROUND.center_sigma,
     iterations: Optional[int] = None,
     restarts: Optional[int] = None,
     max_size: Optional[int] = None,
@@ -269,6 +270,8 @@ def segment_files(
     method, preset, n_clusters, window, rule, iterations, restarts, max_size, precision, device, seed, backprop_options
         As in `napari_dsp.pipeline.segment`; every image gets the same
         `seed`. `device` is resolved on each worker (None: its best).
+    center_sigma : float, optional
+        As in `napari_dsp.pipeline.segment`, for ``method="foreground"``.
     region_options : dict, optional
         As in `napari_dsp.pipeline.segment`, for ``method="regions"``.
     fit_prior : bool, optional
@@ -313,9 +316,9 @@ def segment_files(
     """
     distributed = _import_distributed()
     options = _check_options(
-        method=method, preset=preset, n_clusters=n_clusters, window=window, rule=rule, iterations=iterations,
-        restarts=restarts, max_size=max_size, device=device, seed=seed, backprop_options=backprop_options,
-        region_options=region_options, fit_prior=fit_prior, precision=precision,
+        method=method, preset=preset, n_clusters=n_clusters, window=window, rule=rule, center_sigma=center_sigma,
+        iterations=iterations, restarts=restarts, max_size=max_size, device=device, seed=seed,
+        backprop_options=backprop_options, region_options=region_options, fit_prior=fit_prior, precision=precision,
     )
     if scheduler is not None and not isinstance(scheduler, str):
         raise ValueError(f"scheduler={scheduler!r} must be an address such as 'tcp://host:8786', or None")
@@ -373,7 +376,8 @@ def _import_distributed():
 
 
 def _check_options(*, method, preset, n_clusters, window, rule, iterations, restarts, max_size, device, seed,
-                   backprop_options, region_options=None, fit_prior=True, precision=PRECISIONS[0]):
+                   backprop_options, region_options=None, fit_prior=True, precision=PRECISIONS[0],
+                   center_sigma=FOREGROUND.center_sigma):
     """The options of `segment` every task gets, checked as far as they do not depend on an image.
 
     Defaults are filled in from the preset, so that the same settings given
@@ -391,6 +395,7 @@ def _check_options(*, method, preset, n_clusters, window, rule, iterations, rest
     if window % 2 == 0:
         raise ValueError(f"window={window} must be odd (1, 3, 5, 7, ...) so that the window is centred on its pixel")
     check_choice("rule", rule, FOREGROUND_RULES)
+    check_number("center_sigma", center_sigma, 0)
     prior = prior_recipe(method, recipe)
     iterations = prior.iterations if iterations is None else iterations
     restarts = prior.restarts if restarts is None else restarts
@@ -416,6 +421,9 @@ def _check_options(*, method, preset, n_clusters, window, rule, iterations, rest
         # Filled in, so that the same settings given either way hash alike; absent for the other
         # methods, so that their hashes (and finished outputs) stay what they were.
         options["region_options"] = checked_region_options(region_options)
+    if method == "foreground":
+        # Absent for the other methods, so that their hashes (and finished outputs) stay what they were.
+        options["center_sigma"] = center_sigma
     if not fit_prior:
         # No prior, so no prior settings in the hash either; absent when True, so that names stay as they were.
         for key in PRIOR_SETTINGS:

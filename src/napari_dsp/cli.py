@@ -16,7 +16,9 @@ import numpy as np
 
 from . import __version__
 from .progress import Cancelled
-from .recipes import FAST, FOREGROUND_RULES, LOW_PASS_KEEP, METHODS, PAPER, PRECISIONS, PRESETS, REGIONS
+from .recipes import (
+    FAST, FOREGROUND, FOREGROUND_RULES, LOW_PASS_KEEP, METHODS, PAPER, PRECISIONS, PRESETS, REGIONS,
+)
 from .samples import SAMPLES, load_sample
 
 __all__ = ["main"]
@@ -115,6 +117,10 @@ def _add_segment_options(parser):
     parser.add_argument("--rule", choices=FOREGROUND_RULES, default=FOREGROUND_RULES[0],
                         help="which KMeans class kmeans-foreground calls the foreground: saliency, or border (the "
                              "class touching the image border less; the first release's rule) (default: %(default)s)")
+    parser.add_argument("--center-sigma", type=float, default=FOREGROUND.center_sigma,
+                        help="spread of foreground's centre prior, as a fraction of the image side: of two distinct "
+                             "objects the more central one is the foreground; 0 switches it off, for objects "
+                             "anywhere in the frame (default: %(default)s)")
     parser.add_argument("--n-clusters", "--k", type=int, default=PAPER.kmeans.n_clusters, dest="n_clusters",
                         help="number of classes for kmeans (default: %(default)s; --k is the old name)")
     parser.add_argument("--window", type=int, default=PAPER.kmeans.window,
@@ -185,8 +191,9 @@ def _segment_options(args, parser):
     regions = {dest: getattr(args, dest) for dest in _REGION_FLAGS if getattr(args, dest) is not None}
     options = dict(
         method=args.method, preset=args.preset, n_clusters=args.n_clusters, window=args.window, rule=args.rule,
-        iterations=args.iterations, restarts=args.restarts, max_size=args.max_size, precision=args.precision,
-        device=None if args.device == "auto" else args.device, seed=args.seed, fit_prior=args.fit_prior,
+        center_sigma=args.center_sigma, iterations=args.iterations, restarts=args.restarts, max_size=args.max_size,
+        precision=args.precision, device=None if args.device == "auto" else args.device, seed=args.seed,
+        fit_prior=args.fit_prior,
     )
     if args.config is not None:
         from .batch import load_settings

@@ -7,11 +7,13 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ._device import resolve_device
-from ._image import check_choice, normalize_channel_axis, spatial_shape
+from ._image import check_choice, check_number, normalize_channel_axis, spatial_shape
 from .backprop import BackpropOptions, backprop_segmentation, check_backprop_options
 from .kmeans import check_parameters, foreground_background, kmeans_segmentation
 from .prior import deep_segmentation_prior
-from .recipes import FOREGROUND_RULES, METHODS, PAPER, PRECISIONS, REGIONS, PriorRecipe, Recipe, get_preset
+from .recipes import (
+    FOREGROUND, FOREGROUND_RULES, METHODS, PAPER, PRECISIONS, REGIONS, PriorRecipe, Recipe, get_preset,
+)
 from .regions import check_region_options, region_segmentation
 
 __all__ = ["METHODS", "Segmentation", "prior_recipe", "segment"]
@@ -85,6 +87,7 @@ def segment(
     n_clusters: int = PAPER.kmeans.n_clusters,
     window: int = PAPER.kmeans.window,
     rule: str = FOREGROUND_RULES[0],
+    center_sigma: float = FOREGROUND.center_sigma,
     iterations: Optional[int] = None,
     restarts: Optional[int] = None,
     max_size: Optional[int] = None,
@@ -131,6 +134,11 @@ def segment(
     rule : {"saliency", "border"}, optional
         How ``"kmeans-foreground"`` names the foreground class
         (`foreground_background`); ``"border"`` is the first round's rule.
+    center_sigma : float, optional
+        Spread of the centre prior of ``"foreground"``'s saliency, as a
+        fraction of the image side (`foreground_segmentation`): the more
+        central of two distinct objects is the foreground. 0 switches it
+        off, for objects anywhere in the frame.
     iterations, restarts : int or None, optional
         Training iterations per network and number of networks whose
         median is the prior. None takes the preset's: for ``"paper"`` 50
@@ -221,6 +229,8 @@ def segment(
     elif method in ("kmeans", "kmeans-foreground"):
         check_parameters(spatial_shape(array.shape, channel_axis), n_clusters if method == "kmeans" else 2, window)
         check_choice("rule", rule, FOREGROUND_RULES)
+    elif method == "foreground":
+        check_number("center_sigma", center_sigma, 0)
     check_fit_prior(method, fit_prior)
     check_choice("precision", precision, PRECISIONS)
     recipe = prior_recipe(method, get_preset(preset))
@@ -274,8 +284,10 @@ def segment(
     elif method == "foreground":
         from .foreground import foreground_segmentation
 
-        found = foreground_segmentation(array, prior=prior, channel_axis=channel_axis, seed=seed)
+        found = foreground_segmentation(array, prior=prior, channel_axis=channel_axis, center_sigma=center_sigma,
+                                        seed=seed)
         labels, saliency = found.mask.astype(np.int32), found.saliency.astype(np.float32)
+        parameters["center_sigma"] = center_sigma
     else:
         from .doubledip import double_dip_segmentation
         from .foreground import saliency_map

@@ -9,6 +9,7 @@ from napari_dsp.evaluation import benchmark
 from napari_dsp.cli import main
 from napari_dsp.evaluation.datasets import load_dataset
 from napari_dsp.evaluation.benchmark import markdown_table, plan_jobs, read_records, run_benchmark, summarize
+from napari_dsp.recipes import FOREGROUND
 
 TINY_PRIOR = {"iterations": 2, "restarts": 2}
 
@@ -73,6 +74,8 @@ def test_plan_expands_kmeans_per_k_and_rejects_misfits():
     ]  # Double-DIP only when named
     assert foreground["kmeans-prior"].settings["rule"] == "border"
     assert foreground["kmeans-prior-saliency"].settings["rule"] == "saliency"
+    assert foreground["kmeans-prior-saliency"].settings["center_sigma"] == FOREGROUND.center_sigma
+    assert "center_sigma" not in foreground["kmeans-prior"].settings
     assert "prior" in foreground["foreground-prior"].settings and "prior" not in foreground["foreground-raw"].settings
     assert [job.method for job in plan_jobs("foreground", methods=["doubledip"])] == ["doubledip"]
     with pytest.raises(ValueError, match="does not apply to the foreground task"):

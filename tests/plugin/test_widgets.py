@@ -77,9 +77,27 @@ def test_segment_widget_shows_prior_and_labels(viewer, qtbot):
     assert isinstance(mask, napari.layers.Labels) and mask.data.shape == image.shape
     assert np.mean((mask.data == 1) == truth) > 0.9
     assert mask.metadata["napari_dsp"]["parameters"]["method"] == "foreground"
+    assert mask.metadata["napari_dsp"]["parameters"]["center_sigma"] == widget.center_sigma.value > 0
     saliency = viewer.layers["blob saliency"]  # the map behind the mask, as an Image layer
     assert isinstance(saliency, napari.layers.Image) and saliency.data.shape == image.shape
     assert saliency.data[truth].mean() > saliency.data[~truth].mean() + 0.3
+
+
+def test_segment_widget_centre_prior_box_is_foregrounds_and_switches_off(viewer, qtbot):
+    image, truth = blobs()
+    viewer.add_image(image, name="blob")
+    widget = open_widget(viewer, "Segment")
+    widget.iterations.value, widget.restarts.value = 20, 2
+    assert not widget.center_sigma.enabled
+    assert "center_sigma" not in widget.parameters()
+    widget.method.value = "foreground"
+    assert widget.center_sigma.enabled and "centre" in widget.center_sigma.tooltip
+    widget.center_sigma.value = 0.0
+    assert widget.center_sigma.native.text() == "off"
+    click_and_wait(qtbot, widget)
+    mask = viewer.layers["blob foreground"]
+    assert mask.metadata["napari_dsp"]["parameters"]["center_sigma"] == 0.0
+    assert np.mean((mask.data == 1) == truth) > 0.9
 
 
 def test_segment_widget_regions_method(viewer, qtbot):

@@ -50,6 +50,9 @@ class SegmentWidget(DSPWidget):
         )
         self.n_clusters = parameter_boxes(segment, n_clusters=(1, 256))["n_clusters"]
         self.n_clusters.label = "k"
+        self.center_sigma = parameter_boxes(segment, center_sigma=(0.0, 10.0, 0.05))["center_sigma"]
+        self.center_sigma.label = "centre prior"
+        self.center_sigma.native.setSpecialValueText("off")
         self.preset = preset_box()
         self._backprop = parameter_boxes(
             backprop_segmentation, self._recipe().backprop,
@@ -84,9 +87,9 @@ class SegmentWidget(DSPWidget):
         # (key, prior) of the last plane segmented: a rerun with other segmentation options, the usual
         # tuning loop, reuses the prior instead of fitting it again. One plane, to bound the memory.
         self._last_prior = (None, None)
-        self._finish_layout(self.method, self.n_clusters, *self._backprop.values(), *self._regions.values(),
-                            self.fit_prior, self.preset, *self._prior.values(), self.precision, self.seed,
-                            self.device)
+        self._finish_layout(self.method, self.n_clusters, self.center_sigma, *self._backprop.values(),
+                            *self._regions.values(), self.fit_prior, self.preset, *self._prior.values(),
+                            self.precision, self.seed, self.device)
 
     def _recipe(self):
         from ..recipes import get_preset
@@ -98,6 +101,7 @@ class SegmentWidget(DSPWidget):
 
     def _enable_boxes(self, _value=None) -> None:
         self.n_clusters.enabled = self.method.value == "kmeans"
+        self.center_sigma.enabled = self.method.value == "foreground"
         for box in self._backprop.values():
             box.enabled = self.method.value == "backprop"
         for box in self._regions.values():
@@ -126,6 +130,8 @@ class SegmentWidget(DSPWidget):
             parameters["fit_prior"] = False
         if self.method.value == "kmeans":
             parameters["n_clusters"] = self.n_clusters.value
+        if self.method.value == "foreground":
+            parameters["center_sigma"] = self.center_sigma.value
         if self.method.value == "backprop":
             parameters["backprop_options"] = {name: box.value for name, box in self._backprop.items()}
         if self.method.value == "regions":

@@ -209,6 +209,10 @@ def plan_jobs(
                 settings["keep"] = LOW_PASS_KEEP
             if task == "foreground":
                 settings["rule"] = "saliency" if family.endswith("saliency") else "border"
+                if family.endswith("saliency"):
+                    # Recorded, not passed: the rule's saliency map uses the recipe's centre prior, and a
+                    # row made with another must not be resumed as this one.
+                    settings["center_sigma"] = FOREGROUND.center_sigma
                 jobs.append(BenchmarkJob(family, family, settings))
             else:
                 jobs.extend(BenchmarkJob(f"{family}-k{k}", family, {**settings, "k": k}) for k in n_clusters)
