@@ -174,8 +174,9 @@ def load_settings(path) -> dict:
     ----------
     path : str or pathlib.Path
         A JSON object with any of the keys ``method``, ``preset``,
-        ``n_clusters``, ``window``, ``rule``, ``center_sigma``, ``iterations``, ``restarts``,
-        ``max_size``, ``precision``, ``seed``, ``device``,
+        ``n_clusters``, ``window``, ``rule``, ``center_sigma``,
+        ``iterations``, ``restarts``, ``max_size``, ``precision``, ``seed``,
+        ``device``,
         ``backprop`` (the options of `napari_dsp.backprop.backprop_segmentation`)
         and ``regions`` (those of `napari_dsp.regions.region_segmentation`).
         Keys that describe one image (``input``, ``plane``, ``planes``,
